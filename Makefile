@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is here for people who
+# want one step of it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv test lint pytest bench soak demo clean
+
+venv: $(STAMP)
+
+# Re-install when the project's metadata changes; a fresh clone has no .venv, so this always runs there.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.eventlog
+
+soak: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+demo: $(STAMP)
+	@echo "make demo arrives with the coproduce command (issue: the coproduce command and the embedded stack)."
+	@echo "Today: 'make test' runs the event log's tests and 'make bench' its benchmark."
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: run on demand, print ratios against raw baselines measured in the same run."""

@@ -1,0 +1,386 @@
+"""Verify the log: recompute every hash from the stored bytes and compare with signed checkpoints.
+
+What ``verify_database`` checks, stopping at the first failure and naming its position:
+
+1. positions run 1, 2, 3, ... with no gap;
+2. each ``leaf_hash`` is SHA-256(0x00 || entry) of the stored canonical bytes;
+3. each ``chain_hash`` is SHA-256(0x02 || position || previous chain hash || leaf hash);
+4. only with ``check_columns=True``: the columns people query (stream, version, type, ids, times, the
+   jsonb copies) say what the hashed bytes say, and stream versions run 1, 2, 3, ... within each
+   stream. This is an index check, not part of the cryptographic proof: every read in this package
+   takes its content from the hashed bytes, so an altered column can mislead only an SQL query on that
+   column. It parses every event in the database, so it costs about three times the rest;
+5. every checkpoint stored in the database, and every checkpoint note given by the caller (the copies
+   kept elsewhere), has a valid signature from a trusted key and the Merkle root the log has at that
+   size. This is what catches a superuser who rewrote the events *and* all their hashes.
+
+``verify_entries`` does 1-3 and 5 on entries from anywhere, which is how ``verify_jsonl`` checks an
+exported file without any database: line ``n`` of the file is the canonical entry at position ``n``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from .checkpoint import Checkpoint, CheckpointError, Signer, Verifier, open_checkpoint, sign_checkpoint
+from .merkle import EMPTY_ROOT, RootAccumulator
+
+ZERO_HASH = bytes(32)
+_pack_position = struct.Struct(">Q").pack
+
+
+@dataclass
+class VerifyReport:
+    """The outcome: OK with the size and root, or the first failing position and what failed there."""
+
+    size: int = 0
+    root: bytes = EMPTY_ROOT
+    chain_hash: bytes = ZERO_HASH
+    checkpoints_checked: int = 0
+    failed_position: int | None = None
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def fail(self, position: int | None, problem: str) -> None:
+        if self.problem is None:
+            self.failed_position = position
+            self.problem = problem
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"OK: {self.size} events, Merkle root {base64.b64encode(self.root).decode()}, "
+                f"{self.checkpoints_checked} checkpoint(s) verified"
+            )
+        where = f"at position {self.failed_position}: " if self.failed_position is not None else ""
+        return f"FAILED {where}{self.problem}"
+
+
+class ChainChecker:
+    """Feeds on (position, entry, leaf_hash, chain_hash) rows in order and recomputes everything.
+
+    Remembers the Merkle root at each size in ``root_sizes``, so checkpoints can be compared after.
+    """
+
+    def __init__(self, report: VerifyReport, root_sizes: Iterable[int] = ()) -> None:
+        self.report = report
+        self._acc = RootAccumulator()
+        self._root_sizes = set(root_sizes)
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self._root_sizes else {}
+
+    def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
+        """Check the rows; False once a problem was found (the report says which).
+
+        The hot loop of verification: locals only, the Merkle accumulator's ``add`` inlined.
+        """
+        report = self.report
+        if not report.ok:
+            return False
+        sha256 = hashlib.sha256
+        pack = _pack_position
+        acc = self._acc
+        stack = acc.stack
+        root_sizes = self._root_sizes
+        position = acc.size
+        chain = report.chain_hash
+        try:
+            for stored_position, entry, stored_leaf, stored_chain in rows:
+                position += 1
+                if stored_position != position:
+                    report.fail(position, f"position {position} is missing (found {stored_position} instead)")
+                    return False
+                leaf = sha256(b"\x00" + entry).digest()
+                if leaf != stored_leaf:
+                    report.fail(
+                        position, "the event's bytes do not match its leaf hash: the event was altered"
+                    )
+                    return False
+                chain = sha256(b"\x02" + pack(position) + chain + leaf).digest()
+                if chain != stored_chain:
+                    report.fail(
+                        position, "the chain hash does not follow from the previous one: history was altered"
+                    )
+                    return False
+                stack.append(leaf)
+                count = position
+                while not count & 1:
+                    right = stack.pop()
+                    stack[-1] = sha256(b"\x01" + stack[-1] + right).digest()
+                    count >>= 1
+                if position in root_sizes:
+                    acc.size = position
+                    self.roots[position] = acc.root()
+        finally:
+            if report.ok:
+                acc.size = report.size = position
+                report.chain_hash = chain
+            else:
+                acc.size = report.size = position - 1
+        return True
+
+    def finish(self) -> None:
+        self.report.root = self._acc.root()
+
+
+def check_checkpoint(
+    report: VerifyReport,
+    roots: dict[int, bytes],
+    note: str,
+    verifiers: Sequence[Verifier],
+    origin: str | None,
+    where: str,
+    *,
+    require_signature: bool = True,
+) -> None:
+    """Compare one checkpoint note with the roots the log actually has."""
+    try:
+        if verifiers or require_signature:
+            checkpoint = open_checkpoint(note, verifiers)
+        else:  # no keys given: the root still has to match, the signature cannot be checked
+            checkpoint = Checkpoint.parse_body(note.partition("\n\n")[0] + "\n")
+    except CheckpointError as exc:
+        report.fail(None, f"{where}: {exc}")
+        return
+    if origin is not None and checkpoint.origin != origin:
+        report.fail(None, f"{where} is for log {checkpoint.origin!r}, not {origin!r}")
+        return
+    if checkpoint.size > report.size:
+        report.fail(
+            report.size + 1,
+            f"{where} was signed for {checkpoint.size} events but the log holds {report.size}: events were removed",
+        )
+        return
+    if roots.get(checkpoint.size) != checkpoint.root:
+        report.fail(
+            checkpoint.size,
+            f"{where} does not match the log at size {checkpoint.size}: events up to there were rewritten",
+        )
+        return
+    report.checkpoints_checked += 1
+
+
+def verify_entries(
+    rows: Iterable[Sequence[Any]],
+    *,
+    notes: Sequence[str] = (),
+    verifiers: Sequence[Verifier] = (),
+    origin: str | None = None,
+) -> VerifyReport:
+    """Verify (position, entry, leaf_hash, chain_hash) rows against each other and against checkpoints."""
+    report = VerifyReport()
+    sizes = [_note_size(n) for n in notes]
+    checker = ChainChecker(report, [s for s in sizes if s is not None])
+    checker.feed(rows)
+    checker.finish()
+    for index, note in enumerate(notes, 1):
+        if report.ok:
+            check_checkpoint(report, checker.roots, note, verifiers, origin, f"checkpoint #{index}")
+    return report
+
+
+def verify_jsonl(
+    path: Path,
+    *,
+    notes: Sequence[str] = (),
+    verifiers: Sequence[Verifier] = (),
+    origin: str | None = None,
+) -> VerifyReport:
+    """Verify an exported log file with no database: line n holds the canonical entry at position n."""
+
+    def rows() -> Iterable[tuple[int, bytes, bytes, bytes]]:
+        chain = ZERO_HASH
+        with open(path, "rb") as handle:
+            for position, line in enumerate(handle, 1):
+                entry = line.rstrip(b"\n")
+                leaf = hashlib.sha256(b"\x00" + entry).digest()
+                chain = hashlib.sha256(b"\x02" + _pack_position(position) + chain + leaf).digest()
+                yield position, entry, leaf, chain
+
+    report = verify_entries(rows(), notes=notes, verifiers=verifiers, origin=origin)
+    if report.ok and not notes:
+        report.notes.append("no checkpoint was given: the file is self-consistent, but nothing anchors it")
+    return report
+
+
+def _note_size(note: str) -> int | None:
+    lines = note.split("\n")
+    return int(lines[1]) if len(lines) > 2 and lines[1].isdigit() else None
+
+
+_CONSISTENCY_SQL = """
+SELECT min(position) FROM (
+    SELECT e.position, e.stream_id, e.stream_version, e.event_id, e.event_type, e.schema_version,
+           e.occurred_at, e.actor, e.causation_id, e.correlation_id, {copies}
+           convert_from(e.entry, 'UTF8')::jsonb AS d,
+           row_number() OVER (PARTITION BY e.stream_id ORDER BY e.position) AS expected_version
+    FROM {source} e
+) x
+WHERE stream_version <> expected_version
+   OR stream_id IS DISTINCT FROM d ->> 'stream_id'
+   OR event_id IS DISTINCT FROM (d ->> 'event_id')::uuid
+   OR event_type IS DISTINCT FROM d ->> 'type'
+   OR schema_version IS DISTINCT FROM (d ->> 'schema_version')::integer
+   OR occurred_at IS DISTINCT FROM (d ->> 'occurred_at')::timestamptz
+   OR actor IS DISTINCT FROM d -> 'metadata' ->> 'actor'
+   OR causation_id IS DISTINCT FROM d -> 'metadata' ->> 'causation_id'
+   OR correlation_id IS DISTINCT FROM d -> 'metadata' ->> 'correlation_id'
+   {copy_checks}
+"""
+
+
+async def _first_inconsistent_position(conninfo: str, role: str | None) -> int | None:
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        if role:
+            await conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+        can_read_table = await (
+            await conn.execute("SELECT has_table_privilege('eventlog.events', 'SELECT')")
+        ).fetchone()
+        if can_read_table and can_read_table[0]:
+            query = _CONSISTENCY_SQL.format(
+                copies="e.payload, e.metadata,",
+                source="eventlog.events",
+                copy_checks="OR payload IS DISTINCT FROM d -> 'payload' OR metadata IS DISTINCT FROM d -> 'metadata'",
+            )
+        else:
+            query = _CONSISTENCY_SQL.format(copies="", source="eventlog.audit_events", copy_checks="")
+        row = await (await conn.execute(query)).fetchone()
+        return row[0] if row else None
+
+
+async def verify_database(
+    conninfo: str,
+    *,
+    role: str | None = None,
+    notes: Sequence[str] = (),
+    verifiers: Sequence[Verifier] = (),
+    origin: str | None = None,
+    check_columns: bool = False,
+    batch_size: int = 20_000,
+) -> VerifyReport:
+    """Verify the whole log in the database (read-only; works with the auditor role).
+
+    The hash recomputation runs here, in Python, so it trusts nothing the database computed; the
+    optional column check runs in the database at the same time, on a second connection.
+    """
+    report = VerifyReport()
+    consistency = asyncio.create_task(_first_inconsistent_position(conninfo, role)) if check_columns else None
+    try:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            if role:
+                await conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+            stored = await (
+                await conn.execute("SELECT size, note FROM eventlog.audit_checkpoints ORDER BY size")
+            ).fetchall()
+            sizes = [s for s, _ in stored] + [s for s in map(_note_size, notes) if s is not None]
+            checker = ChainChecker(report, sizes)
+            async with conn.transaction():  # one snapshot for the whole read
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                position = 0
+                while True:
+                    cur = conn.cursor(binary=True)
+                    await cur.execute(
+                        "SELECT position, entry, leaf_hash, chain_hash FROM eventlog.audit_events "
+                        "WHERE position > %s ORDER BY position LIMIT %s",
+                        (position, batch_size),
+                    )
+                    rows = await cur.fetchall()
+                    if not rows or not checker.feed(rows):
+                        break
+                    position = rows[-1][0]
+            checker.finish()
+        bad = await consistency if consistency is not None else None
+        if report.ok and bad is not None:
+            report.fail(
+                bad, "a queried column disagrees with the hashed bytes (or a stream version is out of order)"
+            )
+        for size, note in stored:
+            if report.ok:
+                check_checkpoint(
+                    report,
+                    checker.roots,
+                    note,
+                    verifiers,
+                    origin,
+                    f"stored checkpoint at size {size}",
+                    require_signature=False,
+                )
+        for index, note in enumerate(notes, 1):
+            if report.ok:
+                check_checkpoint(report, checker.roots, note, verifiers, origin, f"checkpoint file #{index}")
+        if report.ok and not notes:
+            report.notes.append(
+                "checked against the database's own checkpoints only; give a checkpoint kept elsewhere "
+                "to catch a rewrite by someone with full control of the database"
+            )
+    finally:
+        if consistency is not None and not consistency.done():
+            consistency.cancel()
+    return report
+
+
+async def checkpoint_database(
+    conninfo: str, signer: Signer, origin: str, *, role: str | None = None
+) -> tuple[VerifyReport, str | None]:
+    """Verify the whole log, then sign a checkpoint of it and store it in ``eventlog.checkpoints``.
+
+    Returns the verification report and the signed note (``None`` when verification failed: a log
+    that does not verify must not be signed). Keep a copy of the note outside the database.
+    """
+    report = await verify_database(conninfo, role=role, verifiers=[signer.verifier], origin=origin)
+    if not report.ok:
+        return report, None
+    note = sign_checkpoint(Checkpoint(origin=origin, size=report.size, root=report.root), signer)
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        if role:
+            await conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+        await conn.execute(
+            "INSERT INTO eventlog.checkpoints (size, root, note) VALUES (%s, %s, %s) ON CONFLICT (size) DO NOTHING",
+            (report.size, report.root, note),
+        )
+        row = await (
+            await conn.execute("SELECT note FROM eventlog.checkpoints WHERE size = %s", (report.size,))
+        ).fetchone()
+    return report, row[0] if row else note
+
+
+async def export_jsonl(
+    conninfo: str, path: Path, *, role: str | None = None, batch_size: int = 20_000
+) -> int:
+    """Write the whole log to ``path`` for ``verify_jsonl``: line n is the entry at position n."""
+    count = 0
+    tmp = path.with_name(path.name + ".partial")
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        if role:
+            await conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+        async with conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            with open(tmp, "wb") as out:
+                position = 0
+                while True:
+                    cur = conn.cursor(binary=True)
+                    await cur.execute(
+                        "SELECT position, entry FROM eventlog.audit_events WHERE position > %s "
+                        "ORDER BY position LIMIT %s",
+                        (position, batch_size),
+                    )
+                    rows = await cur.fetchall()
+                    if not rows:
+                        break
+                    out.writelines(bytes(entry) + b"\n" for _, entry in rows)
+                    count += len(rows)
+                    position = rows[-1][0]
+    tmp.replace(path)
+    return count
