@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+import queue
 import struct
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +263,60 @@ async def _first_inconsistent_position(conninfo: str, role: str | None) -> int |
         return row[0] if row else None
 
 
+def _read_batches(
+    conninfo: str, role: str | None, batch_size: int, out: queue.Queue[Any], stop: threading.Event
+) -> None:
+    """Producer: every row of the log, in position order, in batches, from one snapshot; ends with []."""
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            if role:
+                conn.execute(psycopg.sql.SQL("SET ROLE {}").format(psycopg.sql.Identifier(role)))
+            with conn.transaction():  # one snapshot for the whole read
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                position = 0
+                while not stop.is_set():
+                    cur = conn.cursor(binary=True)
+                    cur.execute(
+                        "SELECT position, entry, leaf_hash, chain_hash FROM eventlog.audit_events "
+                        "WHERE position > %s ORDER BY position LIMIT %s",
+                        (position, batch_size),
+                    )
+                    rows = cur.fetchall()
+                    out.put(rows)
+                    if not rows:
+                        return
+                    position = rows[-1][0]
+    except BaseException as exc:  # handed to the consumer, which raises it
+        out.put(exc)
+
+
+def _read_and_check(conninfo: str, role: str | None, checker: ChainChecker, batch_size: int) -> None:
+    """Consumer: feed the batches to the checker as they arrive; stop reading at the first problem.
+
+    Reading and hashing overlap: the reader thread mostly waits on the socket (the GIL released)
+    while this thread hashes the batch before.
+    """
+    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_batches, args=(conninfo, role, batch_size, batches, stop), daemon=True
+    )
+    reader.start()
+    try:
+        while True:
+            rows = batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows or not checker.feed(rows):
+                break
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a reader blocked on a full queue finish its last put
+            with contextlib.suppress(queue.Empty):
+                batches.get_nowait()
+            reader.join(timeout=0.01)
+
+
 async def verify_database(
     conninfo: str,
     *,
@@ -286,21 +343,8 @@ async def verify_database(
             ).fetchall()
             sizes = [s for s, _ in stored] + [s for s in map(_note_size, notes) if s is not None]
             checker = ChainChecker(report, sizes)
-            async with conn.transaction():  # one snapshot for the whole read
-                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                position = 0
-                while True:
-                    cur = conn.cursor(binary=True)
-                    await cur.execute(
-                        "SELECT position, entry, leaf_hash, chain_hash FROM eventlog.audit_events "
-                        "WHERE position > %s ORDER BY position LIMIT %s",
-                        (position, batch_size),
-                    )
-                    rows = await cur.fetchall()
-                    if not rows or not checker.feed(rows):
-                        break
-                    position = rows[-1][0]
-            checker.finish()
+        await asyncio.to_thread(_read_and_check, conninfo, role, checker, batch_size)
+        checker.finish()
         bad = await consistency if consistency is not None else None
         if report.ok and bad is not None:
             report.fail(
