@@ -90,7 +90,11 @@ class RawWriter:
         self.position += 1
         version = self.versions.get(stream_id, 0) + 1
         self.versions[stream_id] = version
-        meta = {"actor": event.actor, "causation_id": event.causation_id, "correlation_id": event.correlation_id}
+        meta = {
+            "actor": event.actor,
+            "causation_id": event.causation_id,
+            "correlation_id": event.correlation_id,
+        }
         entry = json.dumps({"type": event.type, "payload": event.payload, "metadata": meta}).encode()
         return (
             self.position, event.event_id, stream_id, version, event.type, event.schema_version,
@@ -114,7 +118,9 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     raw_conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     raw = RawWriter()
     counter = iter(range(10**9))
-    results: dict[str, list[float]] = {k: [] for k in ("single_ours", "single_raw", "batch_ours", "batch_raw")}
+    results: dict[str, list[float]] = {
+        k: [] for k in ("single_ours", "single_raw", "batch_ours", "batch_raw")
+    }
 
     async def ours_single() -> int:
         stream = f"single-{uuid.uuid4()}"
@@ -233,7 +239,9 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--single", type=int, default=1500, help="events per single-append round")
     parser.add_argument("--batches", type=int, default=20, help="batches of 1,000 per batch round")
     parser.add_argument("--verify-size", type=int, default=100_000, help="log size for the verify figure")
@@ -264,13 +272,21 @@ async def main() -> None:
                 server.stop()
 
     print(f"event log benchmark ({figures['machine']}; best of {figures['rounds']} rounds; events/s)")
-    print(f"  append, 1 event per transaction : ours {figures['append_single_ours_eps']:>8,}"
-          f"   raw INSERT     {figures['append_single_raw_eps']:>8,}   ratio {figures['append_single_ratio']}")
-    print(f"  append, batches of 1,000        : ours {figures['append_batch_ours_eps']:>8,}"
-          f"   raw executemany {figures['append_batch_raw_eps']:>7,}   ratio {figures['append_batch_ratio']}")
-    print(f"  raw COPY (reference only)       :                  raw COPY       {figures['raw_copy_eps']:>8,}")
-    print(f"  verify {figures['verify_size']:,} events           : ours {figures['verify_ours_eps']:>8,}"
-          f"   raw SELECT     {figures['verify_raw_eps']:>8,}   ratio {figures['verify_ratio']}")
+    print(
+        f"  append, 1 event per transaction : ours {figures['append_single_ours_eps']:>8,}"
+        f"   raw INSERT     {figures['append_single_raw_eps']:>8,}   ratio {figures['append_single_ratio']}"
+    )
+    print(
+        f"  append, batches of 1,000        : ours {figures['append_batch_ours_eps']:>8,}"
+        f"   raw executemany {figures['append_batch_raw_eps']:>7,}   ratio {figures['append_batch_ratio']}"
+    )
+    print(
+        f"  raw COPY (reference only)       :                  raw COPY       {figures['raw_copy_eps']:>8,}"
+    )
+    print(
+        f"  verify {figures['verify_size']:,} events           : ours {figures['verify_ours_eps']:>8,}"
+        f"   raw SELECT     {figures['verify_raw_eps']:>8,}   ratio {figures['verify_ratio']}"
+    )
     print(f"  16 concurrent writers           : ours {figures['concurrent_writers_eps']:>8,}")
     print(json.dumps(figures))
 

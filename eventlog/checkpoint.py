@@ -88,15 +88,18 @@ class Verifier:
 
     @classmethod
     def from_key_string(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 key may itself hold '+'
         if len(parts) != 3:
             raise ValueError("a verifier key looks like <name>+<8 hex digits>+<base64 key>")
         name, key_id_hex, data = parts
-        raw = base64.b64decode(data)
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("the verifier key is not base64") from exc
         if raw[:1] != _ED25519 or len(raw) != 33:
             raise ValueError("only Ed25519 verifier keys are supported")
         verifier = cls(name, raw[1:])
-        if verifier.key_id.hex() != key_id_hex.lower():
+        if verifier.key_id.hex() != key_id_hex:
             raise ValueError("the verifier key's id does not match its name and key")
         return verifier
 
@@ -127,14 +130,17 @@ class Signer:
 
     @classmethod
     def from_key_string(cls, text: str) -> Signer:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise ValueError("a signer key looks like PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
-        raw = base64.b64decode(parts[4])
+        try:
+            raw = base64.b64decode(parts[4], validate=True)
+        except binascii.Error as exc:
+            raise ValueError("the signer key is not base64") from exc
         if raw[:1] != _ED25519 or len(raw) != 33:
             raise ValueError("only Ed25519 signer keys are supported")
         signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if signer.verifier.key_id.hex() != parts[3].lower():
+        if signer.verifier.key_id.hex() != parts[3]:
             raise ValueError("the signer key's id does not match its name and key")
         return signer
 
