@@ -1,0 +1,69 @@
+"""Events in an engagement's life: started (with its plan), amended, paused, resumed, completed."""
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, ValidationInfo, model_validator
+
+from domain.events.base import Event, PersonId
+from domain.personal import PersonalData
+from domain.plan import STRUCTURE_ONLY_KEY, Plan, PlanChange, plan_sha256
+from domain.vocabulary import EngagementId, LongText, Sha256Hex
+
+
+def _check_plan_hash(event: "EngagementStarted | PlanAmended", info: ValidationInfo) -> None:
+    """A new event's `plan_sha256` must be `plan_sha256(plan)`. Not re-checked when reading the log back
+    (`STRUCTURE_ONLY`): the hash chain protects stored events, and replay must not depend on this code."""
+    if info.context and info.context.get(STRUCTURE_ONLY_KEY):
+        return
+    if plan_sha256(event.plan) != event.plan_sha256:
+        raise ValueError("plan_sha256 is not the SHA-256 of the plan; compute it with plan_sha256(plan)")
+
+
+class EngagementStarted(Event):
+    """The first event of every engagement, with the plan and its SHA-256 (see `domain.plan.plan_sha256`)."""
+
+    type: Literal["engagement_started"] = "engagement_started"
+    engagement_id: EngagementId
+    plan: Plan
+    plan_sha256: Sha256Hex
+    started_by: PersonId
+
+    @model_validator(mode="after")
+    def _plan_hash_matches(self, info: ValidationInfo) -> Self:
+        _check_plan_hash(self, info)
+        return self
+
+
+class PlanAmended(Event):
+    """The plan changed while running; `changes` must be `plan_diff(previous plan, plan)`."""
+
+    type: Literal["plan_amended"] = "plan_amended"
+    plan: Plan
+    plan_sha256: Sha256Hex
+    changes: tuple[PlanChange, ...] = Field(min_length=1)
+    amended_by: PersonId
+    reason: Annotated[LongText, PersonalData(owner="amended_by")]
+
+    @model_validator(mode="after")
+    def _plan_hash_matches(self, info: ValidationInfo) -> Self:
+        _check_plan_hash(self, info)
+        return self
+
+
+class EngagementPaused(Event):
+    type: Literal["engagement_paused"] = "engagement_paused"
+    paused_by: PersonId
+    reason: Annotated[LongText, PersonalData(owner="paused_by")]
+
+
+class EngagementResumed(Event):
+    type: Literal["engagement_resumed"] = "engagement_resumed"
+    resumed_by: PersonId
+    reason: Annotated[LongText | None, PersonalData(owner="resumed_by")] = None
+
+
+class EngagementCompleted(Event):
+    """Every phase is complete; nothing more is recorded after this."""
+
+    type: Literal["engagement_completed"] = "engagement_completed"
+    completed_by: PersonId

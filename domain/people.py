@@ -1,0 +1,30 @@
+"""People and roles in a plan.
+
+A person has an opaque id, a display name (personal data: it stays in the plan and the people register,
+never in other events), a constituency (service user, carer, staff, existing decision maker, partner,
+facilitator), roles that say which decisions they take part in, and the cohort they belong to (the
+initial group, or the wider group that joins when the plan widens).
+"""
+
+from typing import Annotated
+
+from domain.personal import PersonalData
+from domain.vocabulary import Cohort, Constituency, DomainModel, Identifier, ShortText
+
+
+class Role(DomainModel):
+    """A role people hold in the engagement, e.g. `tenant-board-member` or `executive-sponsor`."""
+
+    id: Identifier
+    title: ShortText
+    description: str = ""
+
+
+class Person(DomainModel):
+    """Someone taking part. Refer to them everywhere else by `id` only."""
+
+    id: Identifier
+    display_name: Annotated[ShortText, PersonalData(owner="id")]
+    constituency: Constituency
+    roles: tuple[Identifier, ...] = ()
+    cohort: Cohort = "initial"

@@ -1,0 +1,287 @@
+"""The plan: a bespoke engagement written as YAML, validated, hashed and compared.
+
+`plan_from_yaml(text, source)` turns YAML into a `Plan` or raises `PlanError` listing every problem at
+once, each as `<source>: <field.path>: <what is wrong>`: first the structure (types, required and
+unknown fields), then, once the structure holds, the cross-references (unknown ids, unsatisfiable
+gates, ...; see `plan_checks`). A `Plan` built any other way (e.g. from JSON by a data converter) runs
+the same cross-reference checks. `plan_sha256` hashes a canonical form; `plan_diff` compares two plans
+for `plan_amended`; `plan_json_schema` is the format for editors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import date
+from functools import cached_property
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import Field, JsonValue, ValidationError, ValidationInfo, model_validator
+
+from domain.decision_areas import DecisionArea
+from domain.errors import PlanError, PlanProblem
+from domain.evaluation import EvaluationStrategy, Indicator, Milestone
+from domain.pace_policy import PacePolicy
+from domain.people import Person, Role
+from domain.personal import personal_fields
+from domain.phases import Phase
+from domain.plan_checks import plan_problems
+from domain.recognition_policy import RecognitionPolicy
+from domain.training import TrainingModule, TrainingPolicy
+from domain.vocabulary import DomainModel, ShortText
+
+# Validation context that checks a plan's structure but not its cross-references. Reading events back
+# from the log uses it: a plan was fully checked when its engagement started, and checks added in later
+# versions must never stop an old engagement from replaying.
+STRUCTURE_ONLY_KEY = "structure_only"
+STRUCTURE_ONLY: dict[str, bool] = {STRUCTURE_ONLY_KEY: True}
+
+Sector = Literal["charity", "public_service", "social_care", "health", "housing", "other"]
+
+
+class Organisation(DomainModel):
+    name: ShortText
+    sector: Sector
+    context: str = ""
+
+
+class Plan(DomainModel):
+    """A whole engagement plan. Sequences are tuples and every part is frozen: a plan never changes,
+    an amendment makes a new one."""
+
+    format_version: Literal[1] = 1
+    title: ShortText
+    organisation: Organisation
+    starts_on: date
+    ends_on: date
+    roles: tuple[Role, ...] = Field(min_length=1)
+    people: tuple[Person, ...] = Field(min_length=1)
+    training: TrainingPolicy = TrainingPolicy()
+    phases: tuple[Phase, ...]
+    pace: PacePolicy = PacePolicy()
+    evaluation: EvaluationStrategy
+    decision_areas: tuple[DecisionArea, ...] = ()
+    recognition: RecognitionPolicy = RecognitionPolicy()
+
+    @model_validator(mode="after")
+    def _cross_references(self, info: ValidationInfo) -> Self:
+        if info.context and info.context.get(STRUCTURE_ONLY_KEY):
+            return self
+        problems = plan_problems(self)
+        if problems:
+            raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
+        return self
+
+    # Lookups by id, built once per plan (plans are immutable).
+    @cached_property
+    def people_by_id(self) -> dict[str, Person]:
+        return {person.id: person for person in self.people}
+
+    @cached_property
+    def phases_by_id(self) -> dict[str, Phase]:
+        return {phase.id: phase for phase in self.phases}
+
+    @cached_property
+    def phase_index(self) -> dict[str, int]:
+        return {phase.id: i for i, phase in enumerate(self.phases)}
+
+    @cached_property
+    def modules_by_id(self) -> dict[str, TrainingModule]:
+        return {module.id: module for module in self.training.modules}
+
+    @cached_property
+    def indicators_by_key(self) -> dict[str, Indicator]:
+        return {indicator.key: indicator for indicator in self.evaluation.indicators}
+
+    @cached_property
+    def milestones_by_id(self) -> dict[str, Milestone]:
+        return {milestone.id: milestone for milestone in self.evaluation.milestones}
+
+    @cached_property
+    def areas_by_id(self) -> dict[str, DecisionArea]:
+        return {area.id: area for area in self.decision_areas}
+
+    @cached_property
+    def role_ids(self) -> frozenset[str]:
+        return frozenset(role.id for role in self.roles)
+
+
+# --- reading YAML -------------------------------------------------------------------------------------
+
+
+class _PlanLoader(yaml.SafeLoader):
+    """A safe YAML loader that remembers keys given twice in one mapping (plain PyYAML keeps the last)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[PlanProblem] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                self.duplicates.append(
+                    PlanProblem(
+                        f"line {key_node.start_mark.line + 1}", f"key '{key}' appears twice in one mapping"
+                    )
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def plan_from_yaml(text: str, source: str) -> Plan:
+    """Validate a plan written as YAML. `source` names it in messages (usually the file name)."""
+    loader = _PlanLoader(text)
+    try:
+        data = loader.get_single_data()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PlanError(source, [PlanProblem(where, f"is not valid YAML: {problem}")]) from None
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise PlanError(source, loader.duplicates)
+    if not isinstance(data, dict):
+        kind = "nothing" if data is None else type(data).__name__
+        raise PlanError(source, [PlanProblem("(top)", f"a plan is a YAML mapping of sections, got {kind}")])
+    try:
+        plan = Plan.model_validate(data, context=STRUCTURE_ONLY)
+    except ValidationError as exc:
+        raise PlanError(source, [_problem_from_pydantic(error) for error in exc.errors()]) from None
+    problems = plan_problems(plan)
+    if problems:
+        raise PlanError(source, problems)
+    return plan
+
+
+def _problem_from_pydantic(error: Any) -> PlanProblem:
+    path = ""
+    for part in error["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part != "[key]":
+            path += f".{part}" if path else str(part)
+    kind, value = error["type"], error.get("input")
+    if kind == "missing":
+        message = "is required"
+    elif kind == "extra_forbidden":
+        message = "is not a known field here (check the spelling)"
+    elif kind == "string_pattern_mismatch":
+        message = f"must be a lower-case id made of letters, digits, '-' and '_' (got {value!r})"
+    else:
+        message = error["msg"][0].lower() + error["msg"][1:]
+        if isinstance(value, str | int | float | bool) and kind not in ("string_too_long",):
+            message += f" (got {value!r})"
+    return PlanProblem(path or "(top)", message)
+
+
+# --- schema, hashing, differences ---------------------------------------------------------------------
+
+
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the plan format (draft 2020-12), for editors and `coproduce plan schema`."""
+    schema = Plan.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": "coproduce plan"}
+
+
+def canonical_plan_json(plan: Plan) -> str:
+    """The canonical text of a plan: its JSON form without fields left at their default value, with
+    sorted keys, no spaces and UTF-8 characters kept. Leaving defaults out keeps a plan's hash stable when
+    a later version of the format adds a field with a default."""
+    return json.dumps(
+        plan.model_dump(mode="json", exclude_defaults=True),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+
+
+def plan_sha256(plan: Plan) -> str:
+    """SHA-256 (hex) of `canonical_plan_json(plan)`: the identity of a plan version."""
+    return hashlib.sha256(canonical_plan_json(plan).encode("utf-8")).hexdigest()
+
+
+class PlanChange(DomainModel):
+    """One leaf that differs between two plans. Paths index lists by id (`phases[widen].min_dwell_days`);
+    personal values (people's names) are shown as `(personal data)`."""
+
+    path: str
+    change: Literal["added", "removed", "changed"]
+    before: JsonValue = None
+    after: JsonValue = None
+
+
+PERSONAL_VALUE = "(personal data)"
+_PERSONAL_PLAN_PATHS = frozenset(field.path for field in personal_fields(Plan))
+_INDEX = re.compile(r"\[[^\]]*\]")
+
+
+def plan_diff(old: Plan, new: Plan) -> tuple[PlanChange, ...]:
+    """What changed from `old` to `new`, leaf by leaf, sorted by path."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    _differing_leaves(old.model_dump(mode="json"), new.model_dump(mode="json"), "", before, after)
+    changes: list[PlanChange] = []
+    for path in sorted(before.keys() | after.keys()):
+        if path in before and path in after and before[path] == after[path]:
+            continue
+        personal = _INDEX.sub("[]", path) in _PERSONAL_PLAN_PATHS
+        old_value = PERSONAL_VALUE if personal and path in before else before.get(path)
+        new_value = PERSONAL_VALUE if personal and path in after else after.get(path)
+        change = "added" if path not in before else "removed" if path not in after else "changed"
+        changes.append(PlanChange(path=path, change=change, before=old_value, after=new_value))
+    return tuple(changes)
+
+
+_ABSENT = object()
+
+
+def _differing_leaves(old: Any, new: Any, path: str, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The leaves of the parts of `old` and `new` that differ (equal subtrees are skipped)."""
+    if old == new:
+        return
+    if isinstance(old, dict) and isinstance(new, dict) and old and new:
+        for key in old.keys() | new.keys():
+            child = f"{path}.{key}" if path else str(key)
+            _differing_leaves(old.get(key, _ABSENT), new.get(key, _ABSENT), child, before, after)
+        return
+    if isinstance(old, list) and isinstance(new, list) and old and new:
+        old_items, new_items = _labelled(old), _labelled(new)
+        for label in old_items.keys() | new_items.keys():
+            child = f"{path}[{label}]"
+            _differing_leaves(
+                old_items.get(label, _ABSENT), new_items.get(label, _ABSENT), child, before, after
+            )
+        return
+    if old is not _ABSENT:
+        _leaves(old, path, before)
+    if new is not _ABSENT:
+        _leaves(new, path, after)
+
+
+def _labelled(items: list[Any]) -> dict[Any, Any]:
+    return {_label(item, i): item for i, item in enumerate(items)}
+
+
+def _label(item: Any, index: int) -> Any:
+    return item.get("id", item.get("key", index)) if isinstance(item, dict) else index
+
+
+def _leaves(value: Any, path: str = "", found: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Flatten a JSON value to {path: leaf}; list items with an `id` or `key` are indexed by it."""
+    found = {} if found is None else found
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _leaves(item, f"{path}.{key}" if path else str(key), found)
+    elif isinstance(value, list) and value:
+        for i, item in enumerate(value):
+            _leaves(item, f"{path}[{_label(item, i)}]", found)
+    else:
+        found[path] = value
+    return found

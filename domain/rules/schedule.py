@@ -1,0 +1,79 @@
+"""What falls due next, for the workflow's durable timers and the status display.
+
+Each item is something that will happen at a known time unless something else happens first: the next
+check-in round, a dated milestone (or one whose phase has ended), a gate escalation, a phase's dwell
+ending, an authorisation expiring. Items already recorded (milestone due, gate escalated, expiry
+recorded) are left out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
+
+from domain.engagement import EngagementState
+from domain.vocabulary import DomainModel
+
+DueKind = Literal["check_in", "milestone", "gate_escalation", "dwell_ends", "authorisation_expiry"]
+
+
+class DueItem(DomainModel):
+    kind: DueKind
+    reference: str | None
+    due_at: datetime
+
+
+def falls_due(state: EngagementState) -> tuple[DueItem, ...]:
+    """Everything scheduled, soonest first (ties by kind, then reference)."""
+    if state.status in ("not_started", "completed") or state.started_at is None:
+        return ()
+    plan = state.require_plan()
+    items: list[DueItem] = []
+
+    last_round = state.reminders["check_in"].last_at if "check_in" in state.reminders else state.started_at
+    items.append(
+        DueItem(
+            kind="check_in", reference=None, due_at=last_round + timedelta(days=plan.pace.check_in_every_days)
+        )
+    )
+
+    for milestone in plan.evaluation.milestones:
+        if milestone.id in state.milestones_due:
+            continue
+        if milestone.due_on is not None:
+            due = datetime.combine(milestone.due_on, time(9, 0), tzinfo=UTC)
+        else:
+            phase = state.phases.get(milestone.at_end_of_phase or "")
+            if phase is None or phase.completed_at is None:
+                continue
+            due = phase.completed_at
+        items.append(DueItem(kind="milestone", reference=milestone.id, due_at=due))
+
+    for phase_id, progress in state.phases.items():
+        if progress.status != "running" or progress.started_at is None:
+            continue
+        phase = plan.phases_by_id[phase_id]
+        items.append(
+            DueItem(
+                kind="dwell_ends",
+                reference=phase_id,
+                due_at=progress.started_at + timedelta(days=phase.min_dwell_days),
+            )
+        )
+        gate = state.gates.get(phase_id)
+        if progress.escalated_at is None and (gate is None or gate.status != "passed"):
+            due = progress.started_at + timedelta(days=phase.escalate_after_days)
+            items.append(DueItem(kind="gate_escalation", reference=phase_id, due_at=due))
+
+    for person_id, person in sorted(state.people.items()):
+        for module, periods in sorted(person.authorisations.items()):
+            latest = periods[-1]
+            if latest.ended_at is None and latest.expires_at is not None:
+                items.append(
+                    DueItem(
+                        kind="authorisation_expiry",
+                        reference=f"{person_id}/{module}",
+                        due_at=latest.expires_at,
+                    )
+                )
+    return tuple(sorted(items, key=lambda item: (item.due_at, item.kind, item.reference or "")))

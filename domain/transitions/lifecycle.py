@@ -1,0 +1,142 @@
+"""Transitions for the engagement's life: started, plan amended, paused, resumed, completed."""
+
+from __future__ import annotations
+
+from domain.engagement import AreaState, EngagementState, IndicatorState, PersonState, PhaseState
+from domain.errors import EngagementNotActive, NotStarted, PhaseOrderError, RuleViolation
+from domain.events import (
+    EngagementCompleted,
+    EngagementPaused,
+    EngagementResumed,
+    EngagementStarted,
+    PlanAmended,
+)
+from domain.plan import Plan, plan_diff
+from domain.transitions.common import Updates, known_person
+from domain.vocabulary import day, evolve
+
+
+def on_engagement_started(state: EngagementState, event: EngagementStarted) -> Updates:
+    if state.status != "not_started":
+        raise NotStarted(event, f"engagement '{state.engagement_id}' has already started; it starts once")
+    plan = event.plan
+    if event.started_by not in plan.people_by_id:
+        raise RuleViolation(event, f"started_by '{event.started_by}' is not one of the plan's people")
+    at = event.occurred_at
+    return {
+        "engagement_id": event.engagement_id,
+        "status": "active",
+        "plan": plan,
+        "plan_sha256": event.plan_sha256,
+        "started_at": at,
+        "people": {
+            p.id: PersonState(
+                person_id=p.id,
+                constituency=p.constituency,
+                roles=p.roles,
+                cohort=p.cohort,
+                joined_at=at,
+                from_plan=True,
+            )
+            for p in plan.people
+        },
+        "phases": {phase.id: PhaseState(phase_id=phase.id) for phase in plan.phases},
+        "indicators": {
+            i.key: IndicatorState(key=i.key, baseline=i.baseline) for i in plan.evaluation.indicators
+        },
+        "decision_areas": {a.id: AreaState(area_id=a.id, rung=a.current) for a in plan.decision_areas},
+    }
+
+
+def on_plan_amended(state: EngagementState, event: PlanAmended) -> Updates:
+    old, new = state.require_plan(), event.plan
+    known_person(state, event, event.amended_by)
+    if event.changes != plan_diff(old, new):
+        raise RuleViolation(
+            event, "changes are not the difference between the plans; compute them with plan_diff"
+        )
+    problems = amendment_problems(state, new)
+    if problems:
+        raise RuleViolation(
+            event, "the amendment would rewrite what already happened: " + "; ".join(problems)
+        )
+
+    at = event.occurred_at
+    people = dict(state.people)
+    for p in new.people:
+        current = people.get(p.id)
+        if current is None:
+            people[p.id] = PersonState(
+                person_id=p.id,
+                constituency=p.constituency,
+                roles=p.roles,
+                cohort=p.cohort,
+                joined_at=at,
+                from_plan=True,
+            )
+        else:
+            people[p.id] = evolve(
+                current, {"constituency": p.constituency, "roles": p.roles, "cohort": p.cohort}
+            )
+    indicators = {}
+    for indicator in new.evaluation.indicators:
+        known = state.indicators.get(indicator.key)
+        if known is None:
+            indicators[indicator.key] = IndicatorState(key=indicator.key, baseline=indicator.baseline)
+        elif known.baseline_recorded_at is None:
+            indicators[indicator.key] = evolve(known, {"baseline": indicator.baseline})
+        else:
+            indicators[indicator.key] = known
+    return {
+        "plan": new,
+        "plan_sha256": event.plan_sha256,
+        "amendments": state.amendments + 1,
+        "people": people,
+        "phases": {
+            phase.id: state.phases.get(phase.id) or PhaseState(phase_id=phase.id) for phase in new.phases
+        },
+        "indicators": indicators,
+        "decision_areas": {
+            a.id: state.decision_areas.get(a.id) or AreaState(area_id=a.id, rung=a.current)
+            for a in new.decision_areas
+        },
+    }
+
+
+def amendment_problems(state: EngagementState, new: Plan) -> list[str]:
+    """What an amended plan would rewrite: phases already started must stay first and in order; people,
+    indicators, decision areas and milestones already used must stay."""
+    problems = []
+    begun = [phase_id for phase_id, phase in state.phases.items() if phase.status != "pending"]
+    if [phase.id for phase in new.phases[: len(begun)]] != begun:
+        problems.append(f"phases already started ({', '.join(begun)}) must stay first, in the same order")
+    for what, before, after in (
+        ("person", {p.person_id for p in state.people.values() if p.from_plan}, set(new.people_by_id)),
+        ("indicator", set(state.indicators), set(new.indicators_by_key)),
+        ("decision area", set(state.decision_areas), set(new.areas_by_id)),
+        ("milestone", set(state.milestones_due), set(new.milestones_by_id)),
+    ):
+        problems.extend(f"{what} '{gone}' cannot be removed" for gone in sorted(before - after))
+    return problems
+
+
+def on_engagement_paused(state: EngagementState, event: EngagementPaused) -> Updates:
+    known_person(state, event, event.paused_by)
+    if state.status == "paused":
+        raise EngagementNotActive(event, f"the engagement is already paused (since {day(state.paused_at)})")
+    return {"status": "paused", "paused_at": event.occurred_at}
+
+
+def on_engagement_resumed(state: EngagementState, event: EngagementResumed) -> Updates:
+    known_person(state, event, event.resumed_by)
+    if state.status != "paused":
+        raise EngagementNotActive(event, "the engagement is not paused, so it cannot be resumed")
+    return {"status": "active", "paused_at": None}
+
+
+def on_engagement_completed(state: EngagementState, event: EngagementCompleted) -> Updates:
+    known_person(state, event, event.completed_by)
+    open_phases = [phase_id for phase_id, phase in state.phases.items() if phase.status != "completed"]
+    if open_phases:
+        raise PhaseOrderError(event, f"phases not completed yet: {', '.join(open_phases)}")
+    return {"status": "completed", "completed_at": event.occurred_at}

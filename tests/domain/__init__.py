@@ -1,0 +1,1 @@
+"""Tests for the pure domain: plans, events, state, rules (fast, no servers)."""
