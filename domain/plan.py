@@ -285,3 +285,16 @@ def _leaves(value: Any, path: str = "", found: dict[str, Any] | None = None) -> 
     else:
         found[path] = value
     return found
+
+
+def plan_rescheduled(plan: Plan, starts_on: date) -> Plan:
+    """The same plan moved in time to start on `starts_on`: its end and every dated milestone move by the
+    same number of days. For starting a plan written for other dates, and for simulations."""
+    shift = starts_on - plan.starts_on
+    data = plan.model_dump()  # rebuilt and re-validated, so no cached lookup keeps the old dates
+    data["starts_on"] = starts_on
+    data["ends_on"] = plan.ends_on + shift
+    for milestone in data["evaluation"]["milestones"]:
+        if milestone["due_on"] is not None:
+            milestone["due_on"] += shift
+    return Plan.model_validate(data)

@@ -1,0 +1,50 @@
+"""The activity that writes a workflow's events to the event log.
+
+It is idempotent: event ids are made deterministically in the workflow, so when Temporal retries the
+activity (a worker died after the commit but before reporting it, the database restarted mid-append),
+the retry finds the events stored and returns their positions instead of writing them twice.
+"""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent
+
+from .contracts import APPEND_EVENTS, AppendEvents, AppendReply
+
+
+class EventLogActivities:
+    """Activities bound to one open ``EventLog`` (the worker owns its connection pool)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+
+    @activity.defn(name=APPEND_EVENTS)
+    async def append_events(self, request: AppendEvents) -> AppendReply:
+        info = activity.info()
+        origin = {"workflow_id": info.workflow_id, "workflow_run_id": info.workflow_run_id}
+        events = [
+            NewEvent(
+                type=record.type,
+                payload=record.payload,
+                event_id=record.event_id,
+                schema_version=record.schema_version,
+                occurred_at=record.occurred_at,
+                actor=record.actor,
+                causation_id=record.causation_id,
+                correlation_id=record.correlation_id,
+                metadata=origin,
+            )
+            for record in request.events
+        ]
+        try:
+            result = await self.log.append(request.stream_id, events, request.expected_version)
+        except (ConcurrencyError, DuplicateEventError) as exc:
+            # Someone else wrote this engagement's stream: retrying cannot help, and going on would
+            # make the workflow's state and the log disagree. Fail loudly instead.
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        return AppendReply(
+            positions=list(result.positions), stream_version=result.stream_version, duplicate=result.duplicate
+        )

@@ -1,0 +1,60 @@
+"""Whole engagements on the real time-skipping Temporal server and the real event log."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from domain.plan import plan_rescheduled
+from eventlog import EventLog, verify_database
+
+from .conftest import example_plan, start_engagement
+from .driver import Driver
+from .invariants import assert_each_update_logged_once, assert_log_matches_status, logged
+
+
+@pytest.mark.parametrize("plan_name", ["housing-tenant-governance", "mental-health-lived-experience"])
+async def test_a_year_long_engagement_runs_to_completion_and_its_log_folds_to_its_status(
+    env: WorkflowEnvironment, client: Client, writer_log: EventLog, database_url: str, plan_name: str
+) -> None:
+    plan = plan_rescheduled(example_plan(plan_name), date.today())
+    handle = await start_engagement(client, plan=plan, started_by=plan.people[0].id)
+    driver = Driver(env, handle, facilitator=plan.people[0].id)
+
+    status = await driver.run(max_weeks=80)
+
+    assert status.status == "completed"
+    assert all(phase.status == "completed" for phase in status.phases)
+    result = await handle.result()
+    assert result.state == status.state
+    events = await logged(writer_log, "eng-1")
+    assert_log_matches_status(events, status)
+    assert_each_update_logged_once(events, driver.sent)
+    types = [e.type for e in events]
+    assert types[0] == "engagement_started" and types[-1] == "engagement_completed"
+    assert types.count("gate_opened") >= len(plan.phases) and types.count("phase_completed") == len(
+        plan.phases
+    )
+    assert "reminder_sent" in types and "cohort_widened" in types
+    assert (await verify_database(database_url)).ok
+
+
+async def test_a_year_with_continue_as_new_keeps_its_state(
+    env: WorkflowEnvironment, client: Client, writer_log: EventLog
+) -> None:
+    plan = plan_rescheduled(example_plan(), date.today())
+    handle = await start_engagement(client, plan=plan, continue_as_new_after=150)
+    first_run = handle.result_run_id
+    driver = Driver(env, handle)
+
+    status = await driver.run(max_weeks=80)
+
+    assert status.status == "completed"
+    first = await client.get_workflow_handle("eng-1", run_id=first_run).describe()
+    assert first.status == WorkflowExecutionStatus.CONTINUED_AS_NEW
+    events = await logged(writer_log, "eng-1")
+    assert_log_matches_status(events, status)
+    assert_each_update_logged_once(events, driver.sent)

@@ -1,0 +1,210 @@
+"""Bad input is refused by the update validators with one clear sentence, and leaves no trace:
+nothing in the workflow's history, nothing in the event log."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.plan import plan_rescheduled
+from eventlog import EventLog
+from tests.domain.plans import small_plan
+from workflows import messages as m
+from workflows.engagement import EngagementWorkflow as W
+
+from .conftest import start_engagement, wait_until_started
+
+WORKFLOW_TASK_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+}
+
+
+class Engagement:
+    """A small engagement under test, with helpers to check that a refusal changed nothing."""
+
+    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle, log: EventLog) -> None:
+        self.env, self.handle, self.log = env, handle, log
+        self.n = 0
+
+    async def send(self, update: Any, msg: m.Message) -> m.UpdateResult:
+        self.n += 1
+        return await self.handle.execute_update(update, msg, id=f"u-{self.n}")
+
+    async def recorded_history(self) -> list[str]:
+        """The history's events other than workflow tasks. (The time-skipping server writes a workflow
+        task for a rejected update, which the real server does not: test_history_is_untouched_on_the_real_server
+        checks the whole history there.)"""
+        events = (await self.handle.fetch_history()).events
+        return [EventType.Name(e.event_type) for e in events if e.event_type not in WORKFLOW_TASK_EVENTS]
+
+    async def refused(self, update: Any, msg: Any, *expected: str) -> str:
+        """Send, expect a refusal whose message contains each of ``expected``; check nothing changed."""
+        history_before = await self.recorded_history()
+        log_before = len(await self.log.read_stream("eng-1"))
+        with pytest.raises(WorkflowUpdateFailedError) as caught:
+            await self.send(update, msg)
+        message = str(caught.value.cause)
+        for text in expected:
+            assert text in message, message
+        assert await self.recorded_history() == history_before, "the refusal left a trace in the history"
+        assert len(await self.log.read_stream("eng-1")) == log_before, "the refusal left events in the log"
+        return message
+
+    async def status(self) -> m.EngagementStatus:
+        return await self.handle.query(W.status)
+
+    async def comfortable(self, *people: str) -> None:
+        for person in people:
+            await self.send(W.record_check_in, m.RecordCheckIn(person_id=person, comfort=4))
+
+    async def open_gate_of(self, phase_id: str, days: int) -> m.GateView:
+        await self.comfortable("u1", "u2")
+        await self.env.sleep(timedelta(days=days, hours=1))
+        status = await self.status()
+        assert status.gate is not None and status.gate.phase_id == phase_id, status.waiting_for
+        assert status.gate.status == "open"
+        return status.gate
+
+
+@pytest.fixture
+async def engagement(env: WorkflowEnvironment, client: Client, writer_log: EventLog) -> Engagement:
+    plan = plan_rescheduled(small_plan(), date.today())
+    handle = await start_engagement(client, plan=plan, started_by="d1")  # d1 decides gates too
+    await wait_until_started(handle)
+    return Engagement(env, handle, writer_log)
+
+
+async def test_votes_that_could_not_count_are_refused_before_anything_is_written(
+    engagement: Engagement,
+) -> None:
+    e = engagement
+    gate = await e.open_gate_of("setup", days=3)
+    assert gate.requested_by == "d1" and sorted(gate.may_still_vote) == ["d1", "d2", "d3"]
+
+    await e.refused(W.decide_gate, m.DecideGate(person_id="zz9", phase_id="setup", choice="approve"),
+                    "zz9 is not part of this engagement")  # fmt: skip
+    await e.refused(W.decide_gate, m.DecideGate(person_id="u1", phase_id="setup", choice="approve"),
+                    "u1 is not on the roster for gate 'setup'")  # fmt: skip
+    await e.refused(W.decide_gate, m.DecideGate(person_id="d2", phase_id="train", choice="approve"),
+                    "gate 'train' has not been opened")  # fmt: skip
+    await e.refused(W.decide_gate, m.DecideGate(person_id="d2", phase_id="setup", choice="object"),
+                    "an objection to gate 'setup' needs a reason")  # fmt: skip
+    await e.refused(W.decide_gate, m.DecideGate(person_id="d1", phase_id="setup", choice="approve"),
+                    "d1 asked for gate 'setup'", "four eyes")  # fmt: skip
+
+    passed = await e.send(W.decide_gate, m.DecideGate(person_id="d2", phase_id="setup", choice="approve"))
+    assert passed.events[:3] == ["vote_cast", "gate_decided", "phase_completed"]
+    assert "phase_started" in passed.events
+    await e.refused(W.decide_gate, m.DecideGate(person_id="d3", phase_id="setup", choice="approve"),
+                    "gate 'setup' is not open (it was passed)")  # fmt: skip
+
+
+async def test_a_second_vote_and_untrained_or_expired_voters_are_refused(engagement: Engagement) -> None:
+    e = engagement
+    await e.open_gate_of("setup", days=3)
+    await e.send(W.decide_gate, m.DecideGate(person_id="d2", phase_id="setup", choice="approve"))
+    await e.open_gate_of("train", days=5)
+    await e.send(W.decide_gate, m.DecideGate(person_id="d2", phase_id="train", choice="approve"))
+    await e.refused(W.decide_gate, m.DecideGate(person_id="d2", phase_id="train", choice="object", reason="no"),
+                    "d2 has already voted on gate 'train' (approve)")  # fmt: skip
+    await e.send(W.decide_gate, m.DecideGate(person_id="u1", phase_id="train", choice="approve"))
+
+    # The pilot gate needs service users trained in shared decision making (valid 21 days).
+    await e.send(W.record_training, m.RecordTraining(by="f1", person_id="u1", module_id="sdm"))
+    await e.send(W.record_training, m.RecordTraining(by="f1", person_id="d2", module_id="gov"))
+    await e.send(W.agree_evaluation_strategy, m.AgreeEvaluationStrategy(agreed_by=("d1", "u1")))
+    await e.send(W.record_measurement, m.RecordMeasurement(by="f1", indicator="attendance", value=60))
+    await e.send(W.record_assessment, _assessment())
+    await e.open_gate_of("pilot", days=7)
+    await e.refused(W.decide_gate, m.DecideGate(person_id="u3", phase_id="pilot", choice="approve"),
+                    "u3", "sdm")  # fmt: skip
+    await e.env.sleep(timedelta(days=15))  # u1's authorisation (granted 8 days ago, 21 days) runs out
+    message = await e.refused(
+        W.decide_gate, m.DecideGate(person_id="u1", phase_id="pilot", choice="approve"), "u1"
+    )
+    assert "sdm" in message
+    logged = [ev.type for ev in await e.log.read_stream("eng-1")]
+    assert "authorisation_expired" in logged and "gate_escalated" in logged
+
+
+async def test_other_updates_refuse_what_the_domain_refuses(engagement: Engagement) -> None:
+    e = engagement
+    await e.refused(
+        W.record_check_in, m.RecordCheckIn(person_id="u1", comfort=9), "comfort 9 is outside the scale"
+    )
+    await e.refused(W.record_training, m.RecordTraining(by="f1", person_id="u1", module_id="juggling"),
+                    "no training module 'juggling'")  # fmt: skip
+    await e.refused(W.override_hold, m.OverrideHold(by="d2", phase_id="setup", reason="go"),
+                    "only a facilitator may override")  # fmt: skip
+    await e.refused(W.resume, m.Resume(by="f1"), "not paused")
+    await e.refused(W.record_measurement, m.RecordMeasurement(by="f1", indicator="nope", value=1), "nope")
+    await e.refused(W.change_rung, m.ChangeRung(area_id="policy", to_rung="consultation", agreed_by=("d1",)),
+                    "already at 'consultation'")  # fmt: skip
+
+
+async def test_a_paused_engagement_refuses_decisions_until_resumed(engagement: Engagement) -> None:
+    e = engagement
+    await e.comfortable("u1", "u2")
+    await e.send(W.pause, m.Pause(by="f1", reason="The board asked for time after a restructure."))
+    await e.env.sleep(timedelta(days=4))
+    status = await e.status()
+    assert status.status == "paused" and status.gate is None  # no gate opens while paused
+    await e.refused(W.record_session,
+                    m.RecordSession(by="f1", activity_type="group_work", attendee_ids=("u1",), duration_minutes=60),
+                    "paused")  # fmt: skip
+    await e.send(W.record_check_in, m.RecordCheckIn(person_id="u3", comfort=3))  # facts are still recorded
+    await e.send(W.resume, m.Resume(by="f1"))
+    status = await e.status()
+    assert status.status == "active" and status.gate is not None and status.gate.status == "open"
+
+
+async def settled_history_length(handle: WorkflowHandle) -> int:
+    """The history's length once the workflow has gone quiet (no task in flight)."""
+    previous = -1
+    while True:
+        length = len((await handle.fetch_history()).events)
+        if length == previous:
+            return length
+        previous = length
+        await asyncio.sleep(0.3)
+
+
+def _assessment() -> m.RecordAssessment:
+    return m.RecordAssessment(
+        by="f1",
+        past_co_production="None to speak of.",
+        what_worked="Listening events.",
+        what_did_not_work="Surveys.",
+        approach_to_change="Slow and careful.",
+        commitment_items=(4, 4, 4, 4, 4),
+        efficacy_items=(3, 3, 3, 3, 3, 3, 3),
+    )
+
+
+async def test_history_is_untouched_on_the_real_server(dev_client: Client, writer_log: EventLog) -> None:
+    """On the real server a rejected update leaves the history exactly as it was (not one event)."""
+    handle = await start_engagement(
+        dev_client, plan=plan_rescheduled(small_plan(), date.today()), started_by="f1"
+    )
+    await wait_until_started(handle)
+    before = await settled_history_length(handle)
+    for bad in (
+        m.RecordCheckIn(person_id="u1", comfort=0),
+        m.DecideGate(person_id="d2", phase_id="setup", choice="approve"),
+    ):
+        update = W.record_check_in if isinstance(bad, m.RecordCheckIn) else W.decide_gate
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(update, bad, id=f"bad-{type(bad).__name__}")
+    assert len((await handle.fetch_history()).events) == before
+    assert [e.type for e in await writer_log.read_stream("eng-1")][:2] == [
+        "engagement_started",
+        "phase_started",
+    ]

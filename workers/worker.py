@@ -1,0 +1,55 @@
+"""The Temporal worker: runs engagement workflows and the activities that write to the event log.
+
+``build_worker(client, log, task_queue)`` makes a worker; ``run_worker(settings)`` runs one against
+the configured Temporal and PostgreSQL until it is stopped. Workers are stateless: run as many as the
+load needs, on as many machines; Temporal shares the work between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.eventlog_activities import EventLogActivities
+from domain.upcasters import UPCASTERS
+from eventlog import EventLog, UpcasterRegistry
+from workflows.engagement import EngagementWorkflow
+
+from .database import database_url
+from .settings import Settings
+from .temporal import connect
+
+log = structlog.get_logger(__name__)
+
+
+def build_worker(client: Client, event_log: EventLog, task_queue: str) -> Worker:
+    """A worker for engagement workflows and their event-log activities on ``task_queue``."""
+    activities = EventLogActivities(event_log)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[EngagementWorkflow],
+        activities=[activities.append_events],
+    )
+
+
+async def open_event_log(url: str) -> EventLog:
+    """The event log as workers and commands use it: the writer role, domain upcasters registered."""
+    return await EventLog.open(url, upcasters=UpcasterRegistry(UPCASTERS))
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run a worker until ``stop`` is set (or forever)."""
+    client = await connect(settings)
+    event_log = await open_event_log(database_url(settings))
+    try:
+        worker = build_worker(client, event_log, settings.task_queue)
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        async with worker:
+            await (stop or asyncio.Event()).wait()
+    finally:
+        await event_log.close()
+        log.info("worker stopped")

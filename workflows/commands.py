@@ -1,0 +1,314 @@
+"""From an update's input to the domain events it records: pure functions, no Temporal.
+
+Each builder takes the engagement's state, the update's input and the workflow's time, and returns the
+events the update would record, or raises ``DomainError`` saying, in one sentence, why it cannot. The
+workflow's validators call these and then apply the events to a copy of the state, so anything the
+domain refuses is refused before it reaches history or the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.engagement import EngagementState
+from domain.errors import DomainError
+from domain.events import (
+    AssessmentRecorded,
+    AuthorisationGranted,
+    BaselineRecorded,
+    CheckInRecorded,
+    CohortWidened,
+    ContributionLogged,
+    EngagementPaused,
+    EngagementResumed,
+    EvaluationStrategyAgreed,
+    Event,
+    MeasurementRecorded,
+    OricScores,
+    PaceOverridden,
+    ParticipantJoined,
+    PlanAmended,
+    RecognitionPaid,
+    RungChanged,
+    SessionHeld,
+    TrainingCompleted,
+    VoteCast,
+)
+from domain.plan import plan_diff, plan_sha256
+from domain.rules.eligibility import vote_refusal
+from domain.state import apply
+from domain.training import authorisation_expires_at
+
+from . import messages as m
+
+
+class CommandRefused(DomainError):
+    """An update's input cannot be accepted now; the message says why."""
+
+
+def _make(cls: type[Event], **values: Any) -> Event:
+    """Build an event, turning pydantic's complaint into one sentence for the person who sent it."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or cls.__name__}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise CommandRefused(f"{cls.model_fields['type'].default}: {problems}") from None
+
+
+def _current_phase(state: EngagementState, phase_id: str | None) -> str:
+    if phase_id is not None:
+        return phase_id
+    current = state.current_phase()
+    if current is None:
+        raise CommandRefused("no phase is running; name the phase")
+    return current
+
+
+def record_assessment(state: EngagementState, msg: m.RecordAssessment, now: datetime) -> list[Event]:
+    try:
+        oric = OricScores.from_items(msg.commitment_items, msg.efficacy_items, msg.respondents)
+    except ValidationError as exc:
+        raise CommandRefused(f"ORIC scores: {exc.errors()[0]['msg']} (each item is 1 to 5)") from None
+    return [
+        _make(
+            AssessmentRecorded,
+            occurred_at=now,
+            recorded_by=msg.by,
+            past_co_production=msg.past_co_production,
+            what_worked=msg.what_worked,
+            what_did_not_work=msg.what_did_not_work,
+            approach_to_change=msg.approach_to_change,
+            oric=oric,
+        )
+    ]
+
+
+def agree_evaluation_strategy(
+    state: EngagementState, msg: m.AgreeEvaluationStrategy, now: datetime
+) -> list[Event]:
+    return [_make(EvaluationStrategyAgreed, occurred_at=now, agreed_by=msg.agreed_by)]
+
+
+def record_session(state: EngagementState, msg: m.RecordSession, now: datetime) -> list[Event]:
+    phase_id = _current_phase(state, msg.phase_id)
+    progress = state.phases.get(phase_id)
+    held = progress.sessions_held if progress else 0
+    session_id = msg.session_id or f"{phase_id}-{held + 1}"[:64]
+    return [
+        _make(
+            SessionHeld,
+            occurred_at=now,
+            session_id=session_id,
+            phase_id=phase_id,
+            activity_id=msg.activity_id,
+            activity_type=msg.activity_type,
+            attendee_ids=msg.attendee_ids,
+            duration_minutes=msg.duration_minutes,
+            recorded_by=msg.by,
+            notes=msg.notes,
+        )
+    ]
+
+
+def record_training(state: EngagementState, msg: m.RecordTraining, now: datetime) -> list[Event]:
+    """Completing a module authorises the person for it, until the module's validity runs out."""
+    module = state.require_plan().modules_by_id.get(msg.module_id)
+    if module is None:
+        raise CommandRefused(f"there is no training module '{msg.module_id}' in the plan")
+    return [
+        _make(
+            TrainingCompleted,
+            occurred_at=now,
+            person_id=msg.person_id,
+            module_id=msg.module_id,
+            session_id=msg.session_id,
+        ),
+        _make(
+            AuthorisationGranted,
+            occurred_at=now,
+            person_id=msg.person_id,
+            module_id=msg.module_id,
+            expires_at=authorisation_expires_at(module, now),
+        ),
+    ]
+
+
+def record_measurement(state: EngagementState, msg: m.RecordMeasurement, now: datetime) -> list[Event]:
+    if msg.baseline:
+        if msg.milestone_id is not None:
+            raise CommandRefused("a baseline is not measured for a milestone; leave milestone_id out")
+        return [
+            _make(
+                BaselineRecorded,
+                occurred_at=now,
+                indicator=msg.indicator,
+                value=msg.value,
+                recorded_by=msg.by,
+                note=msg.note,
+            )
+        ]
+    return [
+        _make(
+            MeasurementRecorded,
+            occurred_at=now,
+            indicator=msg.indicator,
+            value=msg.value,
+            milestone_id=msg.milestone_id,
+            recorded_by=msg.by,
+            note=msg.note,
+        )
+    ]
+
+
+def record_check_in(state: EngagementState, msg: m.RecordCheckIn, now: datetime) -> list[Event]:
+    return [
+        _make(CheckInRecorded, occurred_at=now, person_id=msg.person_id, comfort=msg.comfort, note=msg.note)
+    ]
+
+
+def add_participant(state: EngagementState, msg: m.AddParticipant, now: datetime) -> list[Event]:
+    return [
+        _make(
+            ParticipantJoined,
+            occurred_at=now,
+            person_id=msg.person_id,
+            constituency=msg.constituency,
+            roles=msg.roles,
+            cohort=msg.cohort,
+        )
+    ]
+
+
+def widen_cohort(state: EngagementState, msg: m.WidenCohort, now: datetime) -> list[Event]:
+    phase_id = _current_phase(state, msg.phase_id)
+    if msg.phase_id is None:  # the current phase may not be the one that works with the wider group
+        plan = state.require_plan()
+        wider = [p for p in state.running_phases() if plan.phases_by_id[p].cohort == "wider"]
+        phase_id = wider[0] if wider else phase_id
+    return [_make(CohortWidened, occurred_at=now, phase_id=phase_id, widened_by=msg.by)]
+
+
+def amend_plan(state: EngagementState, msg: m.AmendPlan, now: datetime) -> list[Event]:
+    changes = plan_diff(state.require_plan(), msg.plan)
+    if not changes:
+        raise CommandRefused("the amended plan is the same as the current one; there is nothing to record")
+    return [
+        _make(
+            PlanAmended,
+            occurred_at=now,
+            plan=msg.plan,
+            plan_sha256=plan_sha256(msg.plan),
+            changes=changes,
+            amended_by=msg.by,
+            reason=msg.reason,
+        )
+    ]
+
+
+def decide_gate(state: EngagementState, msg: m.DecideGate, now: datetime) -> list[Event]:
+    """A vote on the open gate: refused (not merely uncounted) when it could not count."""
+    refusal = vote_refusal(state, msg.phase_id, msg.person_id, msg.choice, msg.reason, now)
+    if refusal is not None:
+        raise CommandRefused(refusal)
+    gate = state.gates[msg.phase_id]
+    if msg.choice == "approve" and gate.policy.four_eyes and msg.person_id == gate.requested_by:
+        raise CommandRefused(
+            f"{msg.person_id} asked for gate '{msg.phase_id}', and four eyes are required: "
+            "someone else must approve it"
+        )
+    return [
+        _make(
+            VoteCast,
+            occurred_at=now,
+            phase_id=msg.phase_id,
+            round=gate.round,
+            person_id=msg.person_id,
+            choice=msg.choice,
+            reason=msg.reason,
+        )
+    ]
+
+
+def override_hold(state: EngagementState, msg: m.OverrideHold, now: datetime) -> list[Event]:
+    return [
+        _make(PaceOverridden, occurred_at=now, phase_id=msg.phase_id, overridden_by=msg.by, reason=msg.reason)
+    ]
+
+
+def record_contribution(state: EngagementState, msg: m.RecordContribution, now: datetime) -> list[Event]:
+    return [
+        _make(
+            ContributionLogged,
+            occurred_at=now,
+            person_id=msg.person_id,
+            minutes=msg.minutes,
+            expenses_pence=msg.expenses_pence,
+            session_id=msg.session_id,
+        )
+    ]
+
+
+def record_recognition(state: EngagementState, msg: m.RecordRecognition, now: datetime) -> list[Event]:
+    return [
+        _make(
+            RecognitionPaid,
+            occurred_at=now,
+            person_id=msg.person_id,
+            fee_pence=msg.fee_pence,
+            expenses_pence=msg.expenses_pence,
+            form=msg.form,
+        )
+    ]
+
+
+def change_rung(state: EngagementState, msg: m.ChangeRung, now: datetime) -> list[Event]:
+    area = state.decision_areas.get(msg.area_id)
+    if area is None:
+        raise CommandRefused(f"there is no decision area '{msg.area_id}' in the plan")
+    if area.rung == msg.to_rung:
+        raise CommandRefused(f"decision area '{msg.area_id}' is already at '{msg.to_rung}'")
+    return [
+        _make(
+            RungChanged,
+            occurred_at=now,
+            area_id=msg.area_id,
+            from_rung=area.rung,
+            to_rung=msg.to_rung,
+            agreed_by=msg.agreed_by,
+        )
+    ]
+
+
+def pause(state: EngagementState, msg: m.Pause, now: datetime) -> list[Event]:
+    return [_make(EngagementPaused, occurred_at=now, paused_by=msg.by, reason=msg.reason)]
+
+
+def resume(state: EngagementState, msg: m.Resume, now: datetime) -> list[Event]:
+    return [_make(EngagementResumed, occurred_at=now, resumed_by=msg.by, reason=msg.reason)]
+
+
+Builder = Callable[[EngagementState, Any, datetime], list[Event]]
+
+
+def actor_of(msg: m.Message) -> str | None:
+    """Who acts, for the log's metadata."""
+    for field in ("by", "person_id"):
+        value = getattr(msg, field, None)
+        if isinstance(value, str):
+            return value
+    agreed = getattr(msg, "agreed_by", None)
+    return agreed[0] if agreed else None
+
+
+def dry_run(state: EngagementState, events: list[Event]) -> EngagementState:
+    """The state after the events; raises the domain's error when one of them cannot happen now."""
+    for event in events:
+        state = apply(state, event)
+    return state

@@ -1,0 +1,387 @@
+"""``EngagementWorkflow``: one co-production engagement, for as long as it runs, on Temporal.
+
+The workflow's state is the fold of the engagement's domain events; nothing else decides. Every human
+input is an update: its validator builds the events the input would record and applies them to a copy
+of the state, so bad input is refused with the domain's own sentence and leaves nothing in the history
+or the log. An accepted update appends its events (and whatever follows from them: a gate passing, the
+next phase starting) through one activity, with event ids made deterministically here, and returns only
+once they are durable in PostgreSQL. Between inputs the workflow sleeps on a durable timer until the
+next thing falls due (a check-in round, a milestone, an escalation, an authorisation expiring).
+
+Update ids are idempotency keys: Temporal returns the first result for a repeated id within a run, and
+the workflow remembers recent results across continue-as-new. Continue-as-new happens from ``run`` only,
+after handlers finish, when Temporal suggests it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord
+    from domain.engagement import EMPTY_STATE, EngagementState
+    from domain.errors import DomainError
+    from domain.events import EngagementStarted, Event, event_to_record
+    from domain.plan import plan_sha256
+    from domain.state import apply
+
+    from . import commands
+    from . import messages as m
+    from .conductor import due_events, next_step, next_wake
+    from .status import build_status
+
+SYSTEM_ACTOR = "coproduce"
+# Appends retry until the database is back: an engagement must lose nothing to an outage.
+APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+APPEND_TIMEOUT = timedelta(seconds=30)
+MAX_FOLLOW_UPS = 100  # events that may follow one input by themselves; more would be a bug looping
+SEEN_UPDATES_KEPT = 1000
+
+MessageT = TypeVar("MessageT", bound=m.Message)
+
+
+class UpdateRefused(ApplicationError):
+    """An update's input was refused after it was accepted (the state moved on in between)."""
+
+
+@workflow.defn(name="EngagementWorkflow")
+class EngagementWorkflow:
+    @workflow.init
+    def __init__(self, inp: m.EngagementInput) -> None:
+        carried = inp.carried
+        self.state: EngagementState = carried.state if carried else EMPTY_STATE
+        self.version = carried.stream_version if carried else 0
+        self.lead = carried.lead if carried else (inp.start.started_by if inp.start else "")
+        self.seen: dict[str, m.UpdateResult] = dict(carried.seen_updates) if carried else {}
+        self.runs = carried.runs if carried else 1
+        self.continue_as_new_after = inp.continue_as_new_after
+        self.lock = asyncio.Lock()
+        self.changed = False
+        # Updates may arrive before `run` has recorded the start: they are validated against the started
+        # state, and their handlers wait for the start to be durable.
+        self.starting: EngagementStarted | None = None
+        if inp.start is not None and not carried:
+            self.starting = EngagementStarted(
+                occurred_at=workflow.now(),
+                engagement_id=inp.start.engagement_id,
+                plan=inp.start.plan,
+                plan_sha256=plan_sha256(inp.start.plan),
+                started_by=inp.start.started_by,
+            )
+
+    # -- the main loop -------------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: m.EngagementInput) -> m.EngagementStatus:
+        engagement_id = workflow.info().workflow_id
+        if self.starting is not None:
+            if self.starting.engagement_id != engagement_id:
+                raise ApplicationError(
+                    f"the engagement id '{self.starting.engagement_id}' must be the workflow id '{engagement_id}'",
+                    type="BadStart",
+                    non_retryable=True,
+                )
+            try:
+                commands.dry_run(self.state, [self.starting])
+            except DomainError as exc:  # refuse a bad start clearly; never retry it for ever
+                raise ApplicationError(str(exc), type="BadStart", non_retryable=True) from None
+            async with self.lock:
+                await self._record(
+                    [(self.starting, self.starting.started_by)], causation=f"start:{engagement_id}"
+                )
+            self.starting = None
+        while True:
+            await self._settle("timer")
+            if self.state.status == "completed":
+                break
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    m.EngagementInput(
+                        carried=self._carried(), continue_as_new_after=self.continue_as_new_after
+                    )
+                )
+            self.changed = False
+            wake = next_wake(self.state, workflow.now())
+            try:
+                if wake is None:
+                    await workflow.wait_condition(lambda: self.changed)
+                else:
+                    await workflow.wait_condition(
+                        lambda: self.changed, timeout=max(wake - workflow.now(), timedelta(seconds=1))
+                    )
+            except TimeoutError:
+                pass
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._status()
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        if info.is_continue_as_new_suggested():
+            return True
+        return bool(
+            self.continue_as_new_after and info.get_current_history_length() >= self.continue_as_new_after
+        )
+
+    def _carried(self) -> m.Carried:
+        recent = dict(list(self.seen.items())[-SEEN_UPDATES_KEPT:])
+        return m.Carried(
+            state=self.state,
+            stream_version=self.version,
+            lead=self.lead,
+            seen_updates=recent,
+            runs=self.runs + 1,
+        )
+
+    async def _settle(self, causation: str) -> None:
+        """Record what has fallen due and what follows by itself, until nothing does."""
+        async with self.lock:
+            now = workflow.now()
+            for _ in range(MAX_FOLLOW_UPS):
+                events = due_events(self.state, now)
+                try:
+                    after = commands.dry_run(self.state, events)
+                except DomainError as exc:  # a bug in the timers: log it, never wedge the workflow
+                    workflow.logger.error("a timer proposed an impossible event: %s", exc)
+                    events, after = [], self.state
+                events += self._follow_ups(after, now)
+                if not events:
+                    return
+                await self._record(
+                    [(e, SYSTEM_ACTOR) for e in events], causation=f"{causation}:{now.isoformat()}"
+                )
+
+    def _follow_ups(self, state: EngagementState, now: datetime) -> list[Event]:
+        """The chain of events that follows by itself from ``state``, each applicable after the last."""
+        chain: list[Event] = []
+        for _ in range(MAX_FOLLOW_UPS):
+            event = next_step(state, now, self.lead)
+            if event is None:
+                break
+            try:
+                state = apply(state, event)
+            except DomainError as exc:  # a bug in the conductor: log it, never wedge the workflow
+                workflow.logger.error("conductor proposed an impossible event: %s", exc)
+                break
+            chain.append(event)
+        return chain
+
+    async def _record(self, events: list[tuple[Event, str | None]], *, causation: str) -> AppendReply:
+        """Append the events (with their actors) to the log, then apply them. Call under ``self.lock``."""
+        records = []
+        for event, actor in events:
+            event_type, schema_version, payload = event_to_record(event)
+            records.append(
+                EventRecord(
+                    event_id=workflow.uuid4(),
+                    type=event_type,
+                    schema_version=schema_version,
+                    payload=payload,
+                    occurred_at=event.occurred_at,
+                    actor=actor,
+                    causation_id=causation,
+                    correlation_id=workflow.info().workflow_id,
+                )
+            )
+        reply = await workflow.execute_activity(
+            APPEND_EVENTS,
+            AppendEvents(
+                stream_id=workflow.info().workflow_id, expected_version=self.version, events=records
+            ),
+            result_type=AppendReply,
+            start_to_close_timeout=APPEND_TIMEOUT,
+            retry_policy=APPEND_RETRY,
+        )
+        state = self.state
+        for event, _ in events:
+            state = apply(state, event)
+        self.state = state
+        self.version = reply.stream_version
+        return reply
+
+    # -- updates: one generic path ---------------------------------------------------------------------
+    def _validate(
+        self, build: Callable[[EngagementState, Any, datetime], list[Event]], msg: m.Message
+    ) -> None:
+        update = workflow.current_update_info()
+        if update is not None and update.id in self.seen:
+            return  # a retry of an update this engagement already recorded: it gets the first result
+        try:
+            state = self.state if self.starting is None else apply(self.state, self.starting)
+            commands.dry_run(state, build(state, msg, workflow.now()))
+        except DomainError as exc:
+            raise ValueError(str(exc)) from None
+
+    async def _handle(
+        self, build: Callable[[EngagementState, Any, datetime], list[Event]], msg: m.Message
+    ) -> m.UpdateResult:
+        info = workflow.current_update_info()
+        update_id = info.id if info else str(workflow.uuid4())
+        if update_id in self.seen:
+            return self.seen[update_id]
+        await workflow.wait_condition(lambda: self.starting is None)
+        async with self.lock:
+            if update_id in self.seen:
+                return self.seen[update_id]
+            now = workflow.now()
+            try:
+                events = build(self.state, msg, now)
+                after = commands.dry_run(self.state, events)
+            except DomainError as exc:  # the state moved on since the validator ran
+                raise UpdateRefused(str(exc), type="UpdateRefused", non_retryable=True) from None
+            actor = commands.actor_of(msg)
+            chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in self._follow_ups(after, now)]
+            reply = await self._record(chain, causation=update_id)
+            result = m.UpdateResult(
+                update_id=update_id,
+                events=[event.type for event, _ in chain],
+                positions=reply.positions,
+                stream_version=reply.stream_version,
+                summary=", ".join(event.type for event, _ in chain),
+            )
+            self.seen[update_id] = result
+        self.changed = True
+        return result
+
+    # -- the updates ----------------------------------------------------------------------------------
+    @workflow.update(name="record_assessment")
+    async def record_assessment(self, msg: m.RecordAssessment) -> m.UpdateResult:
+        return await self._handle(commands.record_assessment, msg)
+
+    @record_assessment.validator
+    def _v_record_assessment(self, msg: m.RecordAssessment) -> None:
+        self._validate(commands.record_assessment, msg)
+
+    @workflow.update(name="agree_evaluation_strategy")
+    async def agree_evaluation_strategy(self, msg: m.AgreeEvaluationStrategy) -> m.UpdateResult:
+        return await self._handle(commands.agree_evaluation_strategy, msg)
+
+    @agree_evaluation_strategy.validator
+    def _v_agree_evaluation_strategy(self, msg: m.AgreeEvaluationStrategy) -> None:
+        self._validate(commands.agree_evaluation_strategy, msg)
+
+    @workflow.update(name="record_session")
+    async def record_session(self, msg: m.RecordSession) -> m.UpdateResult:
+        return await self._handle(commands.record_session, msg)
+
+    @record_session.validator
+    def _v_record_session(self, msg: m.RecordSession) -> None:
+        self._validate(commands.record_session, msg)
+
+    @workflow.update(name="record_training")
+    async def record_training(self, msg: m.RecordTraining) -> m.UpdateResult:
+        return await self._handle(commands.record_training, msg)
+
+    @record_training.validator
+    def _v_record_training(self, msg: m.RecordTraining) -> None:
+        self._validate(commands.record_training, msg)
+
+    @workflow.update(name="record_measurement")
+    async def record_measurement(self, msg: m.RecordMeasurement) -> m.UpdateResult:
+        return await self._handle(commands.record_measurement, msg)
+
+    @record_measurement.validator
+    def _v_record_measurement(self, msg: m.RecordMeasurement) -> None:
+        self._validate(commands.record_measurement, msg)
+
+    @workflow.update(name="record_check_in")
+    async def record_check_in(self, msg: m.RecordCheckIn) -> m.UpdateResult:
+        return await self._handle(commands.record_check_in, msg)
+
+    @record_check_in.validator
+    def _v_record_check_in(self, msg: m.RecordCheckIn) -> None:
+        self._validate(commands.record_check_in, msg)
+
+    @workflow.update(name="add_participant")
+    async def add_participant(self, msg: m.AddParticipant) -> m.UpdateResult:
+        return await self._handle(commands.add_participant, msg)
+
+    @add_participant.validator
+    def _v_add_participant(self, msg: m.AddParticipant) -> None:
+        self._validate(commands.add_participant, msg)
+
+    @workflow.update(name="widen_cohort")
+    async def widen_cohort(self, msg: m.WidenCohort) -> m.UpdateResult:
+        return await self._handle(commands.widen_cohort, msg)
+
+    @widen_cohort.validator
+    def _v_widen_cohort(self, msg: m.WidenCohort) -> None:
+        self._validate(commands.widen_cohort, msg)
+
+    @workflow.update(name="amend_plan")
+    async def amend_plan(self, msg: m.AmendPlan) -> m.UpdateResult:
+        return await self._handle(commands.amend_plan, msg)
+
+    @amend_plan.validator
+    def _v_amend_plan(self, msg: m.AmendPlan) -> None:
+        self._validate(commands.amend_plan, msg)
+
+    @workflow.update(name="decide_gate")
+    async def decide_gate(self, msg: m.DecideGate) -> m.UpdateResult:
+        return await self._handle(commands.decide_gate, msg)
+
+    @decide_gate.validator
+    def _v_decide_gate(self, msg: m.DecideGate) -> None:
+        self._validate(commands.decide_gate, msg)
+
+    @workflow.update(name="override_hold")
+    async def override_hold(self, msg: m.OverrideHold) -> m.UpdateResult:
+        return await self._handle(commands.override_hold, msg)
+
+    @override_hold.validator
+    def _v_override_hold(self, msg: m.OverrideHold) -> None:
+        self._validate(commands.override_hold, msg)
+
+    @workflow.update(name="record_contribution")
+    async def record_contribution(self, msg: m.RecordContribution) -> m.UpdateResult:
+        return await self._handle(commands.record_contribution, msg)
+
+    @record_contribution.validator
+    def _v_record_contribution(self, msg: m.RecordContribution) -> None:
+        self._validate(commands.record_contribution, msg)
+
+    @workflow.update(name="record_recognition")
+    async def record_recognition(self, msg: m.RecordRecognition) -> m.UpdateResult:
+        return await self._handle(commands.record_recognition, msg)
+
+    @record_recognition.validator
+    def _v_record_recognition(self, msg: m.RecordRecognition) -> None:
+        self._validate(commands.record_recognition, msg)
+
+    @workflow.update(name="change_rung")
+    async def change_rung(self, msg: m.ChangeRung) -> m.UpdateResult:
+        return await self._handle(commands.change_rung, msg)
+
+    @change_rung.validator
+    def _v_change_rung(self, msg: m.ChangeRung) -> None:
+        self._validate(commands.change_rung, msg)
+
+    @workflow.update(name="pause")
+    async def pause(self, msg: m.Pause) -> m.UpdateResult:
+        return await self._handle(commands.pause, msg)
+
+    @pause.validator
+    def _v_pause(self, msg: m.Pause) -> None:
+        self._validate(commands.pause, msg)
+
+    @workflow.update(name="resume")
+    async def resume(self, msg: m.Resume) -> m.UpdateResult:
+        return await self._handle(commands.resume, msg)
+
+    @resume.validator
+    def _v_resume(self, msg: m.Resume) -> None:
+        self._validate(commands.resume, msg)
+
+    # -- status ---------------------------------------------------------------------------------------
+    @workflow.query(name="status")
+    def status(self) -> m.EngagementStatus:
+        return self._status()
+
+    def _status(self) -> m.EngagementStatus:
+        return build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
