@@ -11,6 +11,7 @@ import asyncio
 
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.eventlog_activities import EventLogActivities
@@ -19,6 +20,7 @@ from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
 
 from .database import database_url
+from .search_attributes import ensure_search_attributes
 from .settings import Settings
 from .temporal import connect
 
@@ -44,6 +46,12 @@ async def open_event_log(url: str) -> EventLog:
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run a worker until ``stop`` is set (or forever)."""
     client = await connect(settings)
+    try:
+        added = await ensure_search_attributes(client, settings.temporal_namespace)
+        if added:
+            log.info("registered search attributes", names=added)
+    except RPCError as exc:  # e.g. a cloud namespace where workers may not manage search attributes
+        log.warning("could not check search attributes; register them by hand", error=str(exc))
     event_log = await open_event_log(database_url(settings))
     try:
         worker = build_worker(client, event_log, settings.task_queue)

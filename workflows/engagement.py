@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.plan import plan_sha256
     from domain.state import apply
 
-    from . import commands
+    from . import commands, search
     from . import messages as m
     from .conductor import due_events, next_step, next_wake
     from .status import build_status
@@ -62,6 +62,8 @@ class EngagementWorkflow:
         self.seen: dict[str, m.UpdateResult] = dict(carried.seen_updates) if carried else {}
         self.runs = carried.runs if carried else 1
         self.continue_as_new_after = inp.continue_as_new_after
+        self.index = inp.search_attributes
+        self.indexed: dict[str, str] = {}
         self.lock = asyncio.Lock()
         self.changed = False
         # Updates may arrive before `run` has recorded the start: they are validated against the started
@@ -203,7 +205,22 @@ class EngagementWorkflow:
             state = apply(state, event)
         self.state = state
         self.version = reply.stream_version
+        self._index()
         return reply
+
+    def _index(self) -> None:
+        """Bring the search attributes up to date with the state (only what changed)."""
+        if not self.index:
+            return
+        values = search.values_for(self.state)
+        changed = [
+            key.value_set(values[key.name])
+            for key in search.ALL_KEYS
+            if self.indexed.get(key.name) != values[key.name]
+        ]
+        if changed:
+            workflow.upsert_search_attributes(changed)
+            self.indexed = values
 
     # -- updates: one generic path ---------------------------------------------------------------------
     def _validate(

@@ -78,6 +78,9 @@ class EngagementInput(Message):
     carried: Carried | None = None
     # Continue as new after this many history events (None: when Temporal suggests it). For tests.
     continue_as_new_after: PositiveInt | None = None
+    # Keep the search attributes (status, phase, organisation) up to date. They must be registered in the
+    # namespace (workers do it at start); the time-skipping test server cannot register them.
+    search_attributes: bool = True
 
 
 # -- updates -----------------------------------------------------------------------------------------------

