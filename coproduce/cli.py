@@ -7,16 +7,21 @@ gets one sentence on stderr saying what was wrong and what to do, and exit statu
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sys
 
 import psycopg
 import typer
 from rich.console import Console
+from temporalio.service import RPCError
 
 from eventlog import MigrationError, migrate
 from workers.database import database_url, embedded_server
 from workers.embedded_postgres import EmbeddedPostgresError
+from workers.logging import configure_logging
 from workers.settings import Settings
+from workers.worker import run_worker
 
 app = typer.Typer(
     name="coproduce",
@@ -80,9 +85,50 @@ def db_stop() -> None:
     out.print("stopped the embedded PostgreSQL")
 
 
-def main() -> None:
-    """Entry point of the console script."""
+@app.command("worker")
+def worker() -> None:
+    """Run a worker against the configured Temporal and PostgreSQL until SIGTERM or Ctrl-C.
+
+    Uses COPRODUCE_TEMPORAL_ADDRESS, COPRODUCE_TEMPORAL_NAMESPACE, COPRODUCE_TASK_QUEUE and
+    COPRODUCE_DATABASE_URL (or the running embedded PostgreSQL). Run as many as the load needs.
+    """
+    settings = Settings()
+    configure_logging(settings)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
     try:
-        app()
+        asyncio.run(serve())
+    except RuntimeError as exc:  # no database configured and no embedded one running
+        fail(str(exc))
+    except psycopg.OperationalError as exc:
+        fail(
+            f"cannot connect to PostgreSQL ({str(exc).strip().splitlines()[0]}); check COPRODUCE_DATABASE_URL."
+        )
+    except RPCError as exc:
+        fail(
+            f"cannot reach Temporal at {settings.temporal_address} ({exc}); check COPRODUCE_TEMPORAL_ADDRESS."
+        )
+
+
+def main() -> None:
+    """Entry point of the console script.
+
+    Ends with ``os._exit``: a process that used a Temporal client can abort at interpreter exit after
+    its work is done (sdk-python issue 300); the exit status must be the command's, not that.
+    """
+    code = 0
+    try:
+        app()  # standalone: prints usage errors itself and raises SystemExit with the status
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -8,6 +8,7 @@ load needs, on as many machines; Temporal shares the work between them.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -35,6 +36,8 @@ def build_worker(client: Client, event_log: EventLog, task_queue: str) -> Worker
         task_queue=task_queue,
         workflows=[EngagementWorkflow],
         activities=[activities.append_events],
+        # On SIGTERM, let an append in flight finish rather than cut it off (it would be retried anyway).
+        graceful_shutdown_timeout=timedelta(seconds=10),
     )
 
 
@@ -52,12 +55,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
             log.info("registered search attributes", names=added)
     except RPCError as exc:  # e.g. a cloud namespace where workers may not manage search attributes
         log.warning("could not check search attributes; register them by hand", error=str(exc))
-    event_log = await open_event_log(database_url(settings))
+    event_log = await open_event_log(database_url(settings, start_embedded=False))
     try:
         worker = build_worker(client, event_log, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
         async with worker:
             await (stop or asyncio.Event()).wait()
+            log.info("worker stopping: finishing what is in flight")
     finally:
         await event_log.close()
         log.info("worker stopped")

@@ -103,3 +103,14 @@ async def wait_until_started(handle: WorkflowHandle, attempts: int = 200) -> Non
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the engagement did not start")
+
+
+async def settled_history_length(handle: WorkflowHandle) -> int:
+    """The history's length once the workflow has gone quiet (no task in flight)."""
+    previous = -1
+    while True:
+        length = len((await handle.fetch_history()).events)
+        if length == previous:
+            return length
+        previous = length
+        await asyncio.sleep(0.3)

@@ -3,7 +3,6 @@ nothing in the workflow's history, nothing in the event log."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from tests.domain.plans import small_plan
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow as W
 
-from .conftest import start_engagement, wait_until_started
+from .conftest import settled_history_length, start_engagement, wait_until_started
 
 WORKFLOW_TASK_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
@@ -164,17 +163,6 @@ async def test_a_paused_engagement_refuses_decisions_until_resumed(engagement: E
     await e.send(W.resume, m.Resume(by="f1"))
     status = await e.status()
     assert status.status == "active" and status.gate is not None and status.gate.status == "open"
-
-
-async def settled_history_length(handle: WorkflowHandle) -> int:
-    """The history's length once the workflow has gone quiet (no task in flight)."""
-    previous = -1
-    while True:
-        length = len((await handle.fetch_history()).events)
-        if length == previous:
-            return length
-        previous = length
-        await asyncio.sleep(0.3)
 
 
 def _assessment() -> m.RecordAssessment:
