@@ -27,6 +27,8 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.eventlog
+	$(BIN)/python -m bench.fold
+	$(BIN)/python -m bench.workflow
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
