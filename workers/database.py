@@ -14,6 +14,10 @@ from .settings import Settings
 EMBEDDED_DATABASE = "coproduce"
 
 
+class NoStackError(RuntimeError):
+    """Nothing to connect to: no stack running and no URL or address configured."""
+
+
 def embedded_server(settings: Settings) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.embedded_postgres_dir)
 
@@ -27,16 +31,22 @@ def ensure_database(admin_url: str, name: str) -> None:
 
 
 def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
-    """The URL to use; starts the embedded server (and creates its database) when none is configured."""
+    """The URL to use: ``COPRODUCE_DATABASE_URL``, else the running stack's, else the embedded server
+    (started, with its database created, when ``start_embedded``)."""
     if settings.database_url:
         return settings.database_url
+    from .stack import running_stack  # stack imports this module
+
+    stack = running_stack(settings)
+    if stack is not None:
+        return stack.database_url
     server = embedded_server(settings)
     if start_embedded:
         server.ensure_started()
     elif not server.is_running():
-        raise RuntimeError(
-            f"no database: COPRODUCE_DATABASE_URL is not set and the embedded PostgreSQL in "
-            f"{server.root} is not running"
+        raise NoStackError(
+            "no coproduce stack is running and COPRODUCE_DATABASE_URL is not set; "
+            "start one with `coproduce up --detach`"
         )
     ensure_database(server.url(), EMBEDDED_DATABASE)
     return server.url(EMBEDDED_DATABASE)

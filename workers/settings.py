@@ -3,7 +3,7 @@
 | variable | meaning | default |
 |---|---|---|
 | ``COPRODUCE_DATABASE_URL`` | PostgreSQL for the event log (an administrator's URL for ``db migrate``) | the embedded server |
-| ``COPRODUCE_TEMPORAL_ADDRESS`` | Temporal frontend, host:port | ``localhost:7233`` |
+| ``COPRODUCE_TEMPORAL_ADDRESS`` | Temporal frontend, host:port | the running embedded stack |
 | ``COPRODUCE_TEMPORAL_NAMESPACE`` | Temporal namespace | ``default`` |
 | ``COPRODUCE_TASK_QUEUE`` | task queue the workers poll | ``coproduce`` |
 | ``COPRODUCE_STATE_DIR`` | where the embedded servers, keys and checkpoints live | ``~/.local/state/coproduce`` |
@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset means the embedded server"
     )
-    temporal_address: str = "localhost:7233"
+    temporal_address: str | None = Field(
+        default=None, description="host:port; unset means the embedded stack"
+    )
     temporal_namespace: str = "default"
     task_queue: str = "coproduce"
     state_dir: Path = Field(default_factory=_default_state_dir)

@@ -82,7 +82,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     event_log = await open_event_log(database_url(settings, start_embedded=False))
     try:
         worker = build_worker(client, event_log, settings.task_queue)
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         async with worker:
             await (stop or asyncio.Event()).wait()
             log.info("worker stopping: finishing what is in flight")

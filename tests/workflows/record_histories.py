@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from coproduce.simulation import ScriptedPeople
 from domain.plan import plan_rescheduled
 from eventlog import migrate
 from tests.domain.plans import small_plan
@@ -31,7 +32,6 @@ from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn
 
 from .conftest import TASK_QUEUE, example_plan, start_engagement, wait_until_started
-from .driver import Driver
 
 HERE = Path(__file__).parent / "histories"
 
@@ -62,14 +62,12 @@ async def record(url: str) -> None:
         ):
             plan = plan_rescheduled(small_plan(), date.today())
             handle = await start_engagement(env.client, "replay-small", plan=plan, started_by="f1")
-            await Driver(env, handle, facilitator="f1").run(max_weeks=40)
+            await ScriptedPeople(handle, env.sleep, plan).run(max_weeks=40)
             await save(handle, env.client)
 
-            handle = await start_engagement(
-                env.client, "replay-housing", plan=plan_rescheduled(example_plan(), date.today())
-            )
-            driver = Driver(env, handle)
-            await driver.run(max_weeks=10)
+            housing = plan_rescheduled(example_plan(), date.today())
+            handle = await start_engagement(env.client, "replay-housing", plan=housing)
+            await ScriptedPeople(handle, env.sleep, housing).run(max_weeks=10)
             await save(handle, env.client)
         async with (
             await WorkflowEnvironment.start_local(

@@ -1,0 +1,225 @@
+"""Scripted people: drive an engagement through its plan, week by week, through its public updates.
+
+Used by ``coproduce demo`` (a whole year of an example engagement), ``coproduce simulate`` (the
+timeline a plan's pace policy produces under assumed responses) and the tests. The script does what
+the people of an engagement would: the initial assessment and the evaluation strategy, baselines,
+training whoever must be authorised for the current gate, check-ins, a group session a week, the
+measurements and re-assessment a gate asks for as evidence, widening the cohort when a phase works with
+the wider group, votes on open gates, and measurements for milestones that fell due. ``Responses``
+says how people respond: how comfortable they are, in which phases they are uneasy at first (the pace
+policy then holds the phase until comfort recovers), and at which gates they object the first time
+(under consent the gate is held; under a vote, enough people object that it is rejected).
+
+Time passes through ``advance`` (the time-skipping test server's ``sleep``); nothing here writes
+anything except through updates, so every rule of the real workflow applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import WorkflowHandle
+
+from domain.plan import Plan
+from domain.rules.eligibility import authorisation_problems
+from workflows import messages as m
+from workflows.engagement import EngagementWorkflow
+
+W = EngagementWorkflow
+
+
+class Responses(BaseModel):
+    """How the scripted people respond (a YAML or JSON file for ``coproduce simulate --responses``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comfort: int = Field(default=4, description="the usual comfort score at check-ins")
+    check_in_every_weeks: int = Field(default=2, ge=1, description="how often people check in")
+    uneasy_phases: list[str] = Field(
+        default_factory=list,
+        description="phases where people are uneasy (comfort 2) until the pace policy holds them",
+    )
+    objections: dict[str, str] = Field(
+        default_factory=dict,
+        description="phase id -> the reason people give for objecting at its gate's first round",
+    )
+
+
+class ScriptedPeople:
+    """Drives one engagement. ``advance(timedelta)`` moves time on; ``on_week`` reports progress."""
+
+    def __init__(
+        self,
+        handle: WorkflowHandle,
+        advance: Callable[[timedelta], Awaitable[None]],
+        plan: Plan,
+        responses: Responses | None = None,
+        on_week: Callable[[int, m.EngagementStatus], None] | None = None,
+    ) -> None:
+        self.handle = handle
+        self.advance = advance
+        self.plan = plan
+        self.responses = responses or Responses()
+        self.on_week = on_week
+        self.facilitator = next(p.id for p in plan.people if p.constituency == "facilitator")
+        self.sent: list[m.UpdateResult] = []
+        self.weeks = 0
+        self._n = 0
+
+    async def status(self) -> m.EngagementStatus:
+        return await self.handle.query(W.status)
+
+    async def send(self, update: Any, msg: m.Message) -> m.UpdateResult:
+        self._n += 1
+        result = await self.handle.execute_update(update, msg, id=f"{self.handle.id}-script-{self._n}")
+        self.sent.append(result)
+        return result
+
+    async def run(self, max_weeks: int = 80) -> m.EngagementStatus:
+        """Drive until the engagement completes (or ``max_weeks`` pass); returns the last status."""
+        status = await self.status()
+        while status.status != "completed" and self.weeks < max_weeks:
+            await self.week(status)
+            await self.advance(timedelta(days=7))
+            self.weeks += 1
+            status = await self.status()
+            if self.on_week is not None:
+                self.on_week(self.weeks, status)
+        return status
+
+    async def week(self, status: m.EngagementStatus) -> None:
+        state = status.state
+        if state.status != "active" or state.plan is None:
+            return
+        plan = state.plan
+        now = status.as_of
+        me = self.facilitator
+        if not state.assessments:
+            await self.send(W.record_assessment, assessment(me))
+        if state.evaluation_agreed_at is None:
+            deciders = [p.id for p in plan.people if p.constituency in ("decision_maker", "service_user")][:2]
+            await self.send(W.agree_evaluation_strategy, m.AgreeEvaluationStrategy(agreed_by=(me, *deciders)))
+            for indicator in plan.evaluation.indicators:
+                if state.indicators[indicator.key].baseline_recorded_at is None:
+                    value = indicator.baseline if indicator.baseline is not None else 1.0
+                    await self.send(
+                        W.record_measurement,
+                        m.RecordMeasurement(by=me, indicator=indicator.key, value=value, baseline=True),
+                    )
+        current = status.current_phase
+        if current is None:
+            return
+        phase = plan.phases_by_id[current]
+        if phase.cohort == "wider" and state.cohort != "wider":
+            await self.send(W.widen_cohort, m.WidenCohort(by=me, phase_id=current))
+            state = (await self.status()).state
+        taking_part = sorted(p for p, person in state.people.items() if state.takes_part(person))
+
+        # Everyone who decides this gate is trained before they decide (and retrained before expiry).
+        for person_id in taking_part:
+            person = state.people[person_id]
+            for module_id in plan.training.modules_required(current, person.roles):
+                if authorisation_problems(person, (module_id,), now + timedelta(days=30)):
+                    await self.send(
+                        W.record_training, m.RecordTraining(by=me, person_id=person_id, module_id=module_id)
+                    )
+
+        # A group session every week; check-ins on the responses' cadence (every week while uneasy).
+        attendees = tuple(p for p in taking_part if state.people[p].constituency != "facilitator")[:8]
+        await self.send(
+            W.record_session,
+            m.RecordSession(
+                by=me, activity_type="group_work", attendee_ids=attendees or (me,), duration_minutes=90
+            ),
+        )
+        uneasy = [p for p in state.running_phases() if p in self.responses.uneasy_phases]
+        if self.weeks % self.responses.check_in_every_weeks == 0 or uneasy:
+            comfort = self.responses.comfort
+            if uneasy:
+                comfort = 5 if state.phases[uneasy[0]].holds_recorded else 2
+            for person_id in attendees[: plan.pace.min_check_ins + 2]:
+                await self.send(W.record_check_in, m.RecordCheckIn(person_id=person_id, comfort=comfort))
+
+        # The evidence the gate asks for, once the minimum dwell has nearly passed.
+        progress = state.phases[current]
+        if progress.started_at is not None and now >= progress.started_at + timedelta(
+            days=phase.min_dwell_days - 7
+        ):
+            started = progress.started_at
+            for key in phase.gate.evidence.indicators_measured:
+                if not any(p.at >= started for p in state.indicators[key].measurements):
+                    await self.send(W.record_measurement, measurement(me, plan, key))
+            if phase.gate.evidence.readiness_reassessed and not any(
+                a.at >= started for a in state.assessments
+            ):
+                await self.send(W.record_assessment, assessment(me))
+
+        # Milestones that fell due get their measurements.
+        for milestone_id in sorted(state.milestones_due):
+            for key in plan.milestones_by_id[milestone_id].indicators:
+                if not any(p.milestone_id == milestone_id for p in state.indicators[key].measurements):
+                    await self.send(W.record_measurement, measurement(me, plan, key, milestone_id))
+
+        await self.vote()
+
+    async def vote(self) -> None:
+        """Votes on the open gate, one at a time, until it is decided or nobody is left to vote."""
+        while True:
+            gate = (await self.status()).gate
+            if gate is None or gate.status != "open":
+                return
+            voters = [p for p in gate.may_still_vote if p != gate.requested_by]
+            if not voters:
+                return
+            reason = self.responses.objections.get(gate.phase_id)
+            if reason and gate.round == 1:
+                # The first round meets objections: one holds a consent gate; a vote is rejected
+                # once too few people are left to approve it.
+                msg = m.DecideGate(
+                    person_id=voters[0], phase_id=gate.phase_id, choice="object", reason=reason
+                )
+            else:
+                msg = m.DecideGate(person_id=voters[0], phase_id=gate.phase_id, choice="approve")
+            await self.send(W.decide_gate, msg)
+
+
+def assessment(by: str) -> m.RecordAssessment:
+    return m.RecordAssessment(
+        by=by,
+        past_co_production="A users' forum ran until 2021 and faded when its budget was cut.",
+        what_worked="Walkabouts with staff; complaint reviews with the people who complained.",
+        what_did_not_work="Annual surveys nobody saw the results of.",
+        approach_to_change="Cautious; the board likes pilots before policies.",
+        commitment_items=(4, 4, 3, 4, 5),
+        efficacy_items=(3, 4, 3, 3, 4, 4, 3),
+        respondents=12,
+    )
+
+
+def measurement(by: str, plan: Plan, key: str, milestone_id: str | None = None) -> m.RecordMeasurement:
+    """A measurement halfway from the indicator's baseline to its target."""
+    indicator = plan.indicators_by_key[key]
+    baseline = indicator.baseline if indicator.baseline is not None else 0.0
+    value = round((baseline + indicator.target) / 2, 2)
+    return m.RecordMeasurement(by=by, indicator=key, value=value, milestone_id=milestone_id)
+
+
+def demo_responses(plan: Plan) -> Responses:
+    """Responses that show the pace policy and dissent at work: people uneasy in the third phase, an
+    objection at the first consent gate after it (held), and at the first vote gate (rejected)."""
+    phases = list(plan.phases)
+    uneasy = [phases[2].id] if len(phases) > 2 else []
+    later = phases[3:]
+    objections: dict[str, str] = {}
+    consent = next((p for p in later if p.gate.method == "consent"), None)
+    vote = next((p for p in later if p.gate.method == "vote"), None)
+    if consent is not None:
+        objections[consent.id] = (
+            "We have not seen the revised terms of reference yet; come back when we have."
+        )
+    if vote is not None:
+        objections[vote.id] = "Training dates clashed with school holidays; too many of us missed it."
+    return Responses(uneasy_phases=uneasy, objections=objections)
