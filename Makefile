@@ -33,9 +33,9 @@ bench: $(STAMP)
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
+# The example engagement through a whole year on the real workflow code, then its timeline and checks.
 demo: $(STAMP)
-	@echo "make demo arrives with the coproduce command (issue: the coproduce command and the embedded stack)."
-	@echo "Today: 'make test' runs the event log's tests and 'make bench' its benchmark."
+	$(BIN)/coproduce demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

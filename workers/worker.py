@@ -70,22 +70,28 @@ async def open_event_log(url: str) -> EventLog:
     return await EventLog.open(url, upcasters=UpcasterRegistry(UPCASTERS))
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run a worker until ``stop`` is set (or forever)."""
-    client = await connect(settings)
+async def serve_worker(client: Client, url: str, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve engagements on ``client`` with the log at ``url`` until ``stop`` is set."""
     try:
         added = await ensure_search_attributes(client, settings.temporal_namespace)
         if added:
             log.info("registered search attributes", names=added)
     except RPCError as exc:  # e.g. a cloud namespace where workers may not manage search attributes
         log.warning("could not check search attributes; register them by hand", error=str(exc))
-    event_log = await open_event_log(database_url(settings, start_embedded=False))
+    event_log = await open_event_log(url)
     try:
         worker = build_worker(client, event_log, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         async with worker:
-            await (stop or asyncio.Event()).wait()
+            await stop.wait()
             log.info("worker stopping: finishing what is in flight")
     finally:
         await event_log.close()
         log.info("worker stopped")
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run a worker against the configured (or embedded) servers until ``stop`` is set."""
+    client = await connect(settings)
+    url = await asyncio.to_thread(database_url, settings, start_embedded=False)
+    await serve_worker(client, url, settings, stop or asyncio.Event())

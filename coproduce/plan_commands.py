@@ -1,0 +1,215 @@
+"""``coproduce plan ...``, ``simulate`` and ``demo``: checking plans, and rehearsing them faster than time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from domain.errors import PlanError
+from domain.events import event_from_record
+from domain.plan import plan_json_schema
+from domain.state import fold
+from eventlog import Signer, checkpoint_database, verify_database
+
+from .common import JsonOption, fail, load_plan, out, print_json, run, settings
+from .rehearsal import EXAMPLES, Rehearsal, rehearse
+from .render import indicators_table, timeline_table
+from .simulation import Responses, demo_responses
+
+plan_app = typer.Typer(help="Check engagement plans and export their format.", no_args_is_help=True)
+DEMO_PLAN = EXAMPLES / "housing-tenant-governance.yaml"
+
+
+@plan_app.command("check")
+def check(plan_file: Path = typer.Argument(..., help="The plan (YAML)."), as_json: bool = JsonOption) -> None:
+    """Validate a plan, and list every problem at once (with field paths)."""
+    try:
+        plan = load_plan(plan_file)
+    except PlanError as exc:
+        if as_json:
+            print_json(
+                {"valid": False, "problems": [{"path": p.path, "message": p.message} for p in exc.problems]}
+            )
+            raise typer.Exit(1) from None
+        count = len(exc.problems)
+        fail(f"{plan_file} has {count} problem{'s' if count != 1 else ''}:\n{exc}")
+    except Exception as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(
+            {"valid": True, "title": plan.title, "phases": len(plan.phases), "people": len(plan.people)}
+        )
+        return
+    out.print(
+        f"{plan_file}: a valid plan: [bold]{plan.title}[/] ({plan.organisation.name}), {len(plan.phases)} phases, "
+        f"{len(plan.people)} people, {plan.starts_on} to {plan.ends_on}"
+    )
+
+
+@plan_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the plan format (for editors)."""
+    print(json.dumps(plan_json_schema(), indent=2))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("weeks  {task.fields[phase]}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    )
+
+
+def _rehearse(plan_file: Path, responses: Responses | None, database: str, engagement_id: str) -> Rehearsal:
+    plan = load_plan(plan_file) if plan_file.exists() else None
+    if plan is None:
+        fail(f"there is no file {plan_file}")
+    responses = responses or demo_responses(plan)
+    weeks = max(1, (plan.ends_on - plan.starts_on).days // 7)
+    with _progress() as progress:
+        task = progress.add_task("weeks", total=weeks, phase="")
+
+        def on_week(week: int, status) -> None:  # type: ignore[no-untyped-def]
+            progress.update(task, completed=min(week, weeks), phase=status.current_phase or status.status)
+
+        return run(lambda: rehearse(plan, responses, database=database, settings=settings(),
+                                    engagement_id=engagement_id, on_week=on_week))  # fmt: skip
+
+
+def demo(
+    plan_file: Path = typer.Option(
+        DEMO_PLAN, "--plan", help="The plan to rehearse (default: the housing example)."
+    ),
+) -> None:
+    """Run the example engagement through a whole year, then show its decisions and verify its log.
+
+    Real workflow code, scripted people (some uneasy about the pace, some objecting at two gates), the
+    time-skipping server standing in for twelve months, and a database of its own (coproduce_demo).
+    """
+    result = _rehearse(plan_file, None, "coproduce_demo", "demo-engagement")
+    status = result.status
+    out.print(timeline_table(result.events))
+    out.print(indicators_table(status.indicators))
+
+    async def verify() -> tuple[str, bool]:
+        signer = Signer.generate("coproduce-demo")
+        _, note = await checkpoint_database(result.database_url, signer, "coproduce/demo")
+        again = await verify_database(
+            result.database_url, notes=[note] if note else [], verifiers=[signer.verifier]
+        )
+        return again.summary(), again.ok
+
+    try:
+        summary, ok = run(verify)
+    finally:
+        result.finish()
+    folded = fold(event_from_record(e.type, e.schema_version, e.payload) for e in result.events)
+    agree = folded.model_dump(mode="json") == status.state.model_dump(mode="json")
+    out.print(
+        f"Simulated {result.weeks} weeks in {result.seconds:.0f} s: {result.updates} inputs, "
+        f"{len(result.events)} events, engagement [bold]{status.status}[/]."
+    )
+    out.print(f"Verification: {summary}")
+    out.print(f"The log folds to the workflow's state: {'yes' if agree else 'NO'}")
+    out.print("The demo's events are in the database coproduce_demo, apart from real engagements.")
+    if not (ok and agree and status.status == "completed"):
+        fail("the demo did not finish as it should; see above")
+
+
+def simulate(
+    plan_file: Path = typer.Argument(..., help="The plan (YAML)."),
+    responses_file: Path = typer.Option(
+        None,
+        "--responses",
+        help="YAML: comfort, check_in_every_weeks, uneasy_phases, objections (phase: reason).",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Project the timeline a plan's pace policy produces under assumed responses, before it starts."""
+    responses = Responses()
+    if responses_file is not None:
+        try:
+            responses = Responses.model_validate(
+                yaml.safe_load(responses_file.read_text(encoding="utf-8")) or {}
+            )
+        except FileNotFoundError:
+            fail(f"there is no file {responses_file}")
+        except (yaml.YAMLError, ValidationError) as exc:
+            fail(f"{responses_file} is not a valid responses file: {str(exc).splitlines()[0]}")
+    result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation")
+    result.finish()
+    rows = _timeline(result)
+    if as_json:
+        print_json(
+            {
+                "weeks": result.weeks,
+                "status": result.status.status,
+                "phases": rows,
+                "milestones": _milestones(result),
+            }
+        )
+        return
+    table = Table(
+        title=f"Projected timeline ({result.status.status} after {result.weeks} weeks)", title_justify="left"
+    )
+    for column in ("phase", "starts", "gate first opens", "gate passes", "rounds", "held by pace", "ends"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["phase"], row["started"], row["gate_opened"], row["gate_passed"], str(row["rounds"]),
+                      "yes" if row["held"] else "", row["completed"])  # fmt: skip
+    out.print(table)
+    milestones = _milestones(result)
+    if milestones:
+        table = Table(title="Milestones fall due", title_justify="left")
+        table.add_column("milestone")
+        table.add_column("due")
+        for milestone, due in milestones.items():
+            table.add_row(milestone, due)
+        out.print(table)
+    plan = result.status.state.plan
+    if plan is not None and result.status.state.completed_at is not None:
+        late = result.status.state.completed_at.date() > plan.ends_on
+        out.print(
+            f"Ends {result.status.state.completed_at:%Y-%m-%d}: {'[red]after[/]' if late else 'within'} the plan's end date ({plan.ends_on})."
+        )
+
+
+def _timeline(result: Rehearsal) -> list[dict]:  # type: ignore[type-arg]
+    rows: dict[str, dict] = {}  # type: ignore[type-arg]
+    for event in result.events:
+        phase = event.payload.get("phase_id")
+        if phase is None:
+            continue
+        row = rows.setdefault(phase, {"phase": phase, "started": "", "gate_opened": "", "gate_passed": "",
+                                      "rounds": 0, "held": False, "completed": ""})  # fmt: skip
+        day = event.occurred_at.strftime("%Y-%m-%d")
+        if event.type == "phase_started":
+            row["started"] = day
+        elif event.type == "gate_opened":
+            row["gate_opened"] = row["gate_opened"] or day
+            row["rounds"] += 1
+        elif event.type == "gate_decided" and event.payload["outcome"] == "passed":
+            row["gate_passed"] = day
+        elif event.type == "pace_hold_recorded":
+            row["held"] = True
+        elif event.type == "phase_completed":
+            row["completed"] = day
+    return list(rows.values())
+
+
+def _milestones(result: Rehearsal) -> dict[str, str]:
+    return {
+        e.payload["milestone_id"]: e.occurred_at.strftime("%Y-%m-%d")
+        for e in result.events
+        if e.type == "milestone_due"
+    }

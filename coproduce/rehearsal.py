@@ -1,0 +1,129 @@
+"""Run a plan on the real workflow code with scripted people, faster than real time.
+
+The time-skipping Temporal test server stands in for the months, a worker runs in this process, and the
+events go to a database of their own (``coproduce_demo`` or ``coproduce_simulation``, recreated each
+time) on the embedded PostgreSQL or the server of ``COPRODUCE_DATABASE_URL``, so a rehearsal never
+mixes with real engagements or their audit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from temporalio.testing import WorkflowEnvironment
+
+from domain.plan import Plan, plan_rescheduled
+from eventlog import RecordedEvent, migrate
+from workers.database import embedded_server
+from workers.embedded_postgres import EmbeddedPostgres
+from workers.settings import Settings
+from workers.stack import running_stack
+from workers.temporal import DATA_CONVERTER
+from workers.temporal_binaries import temporal_test_server
+from workers.worker import build_worker, open_event_log
+from workflows.engagement import EngagementWorkflow
+from workflows.messages import EngagementInput, EngagementStatus, StartEngagement
+
+from .simulation import Responses, ScriptedPeople
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TASK_QUEUE = "rehearsal"
+
+
+@dataclass
+class Rehearsal:
+    engagement_id: str
+    database_url: str
+    status: EngagementStatus
+    events: list[RecordedEvent]
+    updates: int
+    weeks: int
+    seconds: float
+    started_server: EmbeddedPostgres | None = None  # stop it when done with the database
+
+    def finish(self) -> None:
+        """Stop the embedded PostgreSQL if the rehearsal started it."""
+        if self.started_server is not None:
+            self.started_server.stop()
+            self.started_server = None
+
+
+def _admin_url(settings: Settings) -> tuple[str, bool]:
+    """An administrator's URL to create the rehearsal database, and whether we started the server."""
+    if settings.database_url:
+        return settings.database_url, False
+    server = embedded_server(settings)
+    started = not server.is_running() and running_stack(settings) is None
+    server.ensure_started()
+    return server.url(), started
+
+
+def _recreate(admin_url: str, name: str) -> str:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+
+
+async def rehearse(
+    plan: Plan,
+    responses: Responses,
+    *,
+    database: str,
+    settings: Settings,
+    engagement_id: str = "rehearsal",
+    max_weeks: int = 104,
+    on_week: Callable[[int, EngagementStatus], None] | None = None,
+) -> Rehearsal:
+    """Run ``plan`` from today until it completes (or ``max_weeks`` pass) with scripted people."""
+    began = time.monotonic()
+    admin_url, started_server = await asyncio.to_thread(_admin_url, settings)
+    server = embedded_server(settings) if started_server else None
+    try:
+        url = await asyncio.to_thread(_recreate, admin_url, database)
+        await migrate(url)
+        log = await open_event_log(url)
+        plan = plan_rescheduled(plan, date.today())
+        try:
+            async with (
+                await WorkflowEnvironment.start_time_skipping(
+                    test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER
+                ) as env,
+                build_worker(env.client, log, TASK_QUEUE),
+            ):
+                lead = next((p.id for p in plan.people if p.constituency == "facilitator"), plan.people[0].id)
+                handle = await env.client.start_workflow(
+                    EngagementWorkflow.run,
+                    EngagementInput(
+                        start=StartEngagement(engagement_id=engagement_id, plan=plan, started_by=lead),
+                        search_attributes=False,
+                    ),
+                    id=engagement_id,
+                    task_queue=TASK_QUEUE,
+                )
+                people = ScriptedPeople(handle, env.sleep, plan, responses, on_week)
+                status = await people.run(max_weeks=max_weeks)
+            events = await log.read_stream(engagement_id)
+        finally:
+            await log.close()
+    except BaseException:
+        if server is not None:
+            await asyncio.to_thread(server.stop)
+        raise
+    return Rehearsal(
+        engagement_id=engagement_id,
+        database_url=url,
+        status=status,
+        events=events,
+        updates=len(people.sent),
+        weeks=people.weeks,
+        seconds=time.monotonic() - began,
+        started_server=server,
+    )

@@ -1,0 +1,175 @@
+"""``coproduce up``, ``down``, ``worker`` and ``db ...``: running coproduce on this machine or beyond."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import typer
+
+from eventlog import migrate
+from workers.database import database_url, embedded_server
+from workers.logging import configure_logging
+from workers.stack import Stack, StackInfo, running_stack, stop_running_stack
+from workers.worker import run_worker, serve_worker
+
+from .common import fail, out, run, settings
+
+db_app = typer.Typer(help="The event log's PostgreSQL database.", no_args_is_help=True)
+
+
+def describe(info: StackInfo) -> None:
+    out.print(f"Temporal      {info.temporal_address}  (namespace {info.namespace})")
+    out.print(f"Temporal UI   {info.temporal_ui}")
+    out.print(
+        f"PostgreSQL    {info.database_url.split('@')[-1]}  (database coproduce; credentials in stack.json)"
+    )
+    out.print(f"State         {settings().state_dir}")
+
+
+def up(
+    detach: bool = typer.Option(
+        False, "--detach", "-d", help="Run in the background; stop it with `coproduce down`."
+    ),
+) -> None:
+    """Start PostgreSQL, the Temporal dev server (with its web UI) and a worker, on this machine.
+
+    Everything lives in the state directory (COPRODUCE_STATE_DIR); engagements survive a restart.
+    In the foreground it runs until Ctrl-C, then stops everything cleanly.
+    """
+    config = settings()
+    existing = running_stack(config)
+    if existing is not None:
+        fail(
+            f"a coproduce stack is already running from {config.state_dir} (pid {existing.pid}, "
+            f"Temporal at {existing.temporal_address}); use it, or stop it with `coproduce down`"
+        )
+    if detach:
+        _up_detached()
+        return
+    configure_logging(config)
+    stack = Stack(config)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        stack.acquire()
+        try:
+            info, client = await stack.start()
+            out.print("[bold green]coproduce is up[/]")
+            describe(info)
+            out.print("Stop it with Ctrl-C (or `coproduce down` from another terminal).")
+            sys.stdout.flush()
+            await serve_worker(client, info.database_url, config, stop)
+        finally:
+            await asyncio.to_thread(stack.stop)
+            out.print("coproduce is down")
+
+    run(serve)
+
+
+def _up_detached() -> None:
+    """Start ``coproduce up`` in its own session, and wait until the stack answers (or fails)."""
+    config = settings()
+    logs = config.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "stack.log", "ab") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "coproduce", "up"],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "COPRODUCE_LOG_FORMAT": "json"},
+        )
+    deadline = time.monotonic() + 180
+    with out.status("starting PostgreSQL, Temporal and a worker..."):
+        while time.monotonic() < deadline:
+            info = running_stack(config)
+            if info is not None and info.pid == child.pid:
+                break
+            if child.poll() is not None:
+                tail = (logs / "stack.log").read_text(errors="replace").strip().splitlines()[-5:]
+                fail(
+                    f"the stack did not start (exit {child.returncode}); last lines of {logs / 'stack.log'}:\n"
+                    + "\n".join(tail)
+                )
+            time.sleep(0.2)
+        else:
+            child.terminate()
+            fail(f"the stack did not start within 3 minutes; see {logs / 'stack.log'}")
+    out.print(f"[bold green]coproduce is up[/] in the background (pid {child.pid}; logs in {logs})")
+    describe(info)
+    out.print("Stop it with `coproduce down`.")
+
+
+def down() -> None:
+    """Stop the stack that `coproduce up --detach` started (nothing recorded is lost)."""
+    info = stop_running_stack(settings())
+    if info is None:
+        out.print("no coproduce stack is running")
+        return
+    out.print(f"stopped the coproduce stack (pid {info.pid})")
+
+
+def worker() -> None:
+    """Run a worker against the configured Temporal and PostgreSQL until SIGTERM or Ctrl-C.
+
+    Uses COPRODUCE_TEMPORAL_ADDRESS, COPRODUCE_TEMPORAL_NAMESPACE, COPRODUCE_TASK_QUEUE and
+    COPRODUCE_DATABASE_URL (or the running embedded stack). Run as many as the load needs.
+    """
+    config = settings()
+    configure_logging(config)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(config, stop)
+
+    run(serve)
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Create or update the event log's schema and roles (safe to run again).
+
+    Uses COPRODUCE_DATABASE_URL (an administrator's URL), the running stack's database, or else starts
+    the embedded PostgreSQL of the state directory.
+    """
+    config = settings()
+
+    async def body() -> list:  # type: ignore[type-arg]
+        return await migrate(await asyncio.to_thread(database_url, config))
+
+    applied = run(body)
+    for migration in applied:
+        out.print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        out.print("the database is up to date")
+    if not config.database_url and running_stack(config) is None:
+        out.print(
+            f"embedded PostgreSQL is running (data in {embedded_server(config).root}); "
+            "stop it with `coproduce db stop`"
+        )
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL of the state directory (nothing is lost; it starts again on demand)."""
+    config = settings()
+    if running_stack(config) is not None:
+        fail("the embedded PostgreSQL belongs to the running stack; stop both with `coproduce down`")
+    server = embedded_server(config)
+    if not server.is_running():
+        out.print("the embedded PostgreSQL is not running")
+        return
+    run(lambda: asyncio.to_thread(server.stop))
+    out.print("stopped the embedded PostgreSQL")
