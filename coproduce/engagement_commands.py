@@ -264,6 +264,19 @@ def record_assessment(
     update_command(engagement_id, "record_assessment", msg, update_id, as_json)
 
 
+@record_app.command("evaluation-strategy")
+def record_evaluation_strategy(
+    engagement_id: str,
+    agreed_by: str = typer.Option(..., "--agreed-by", help="Who agreed it: person ids, comma separated."),
+    update_id: str = UpdateIdOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record that the evaluation strategy (outcomes, indicators, milestones) was agreed; measuring starts."""
+    people = tuple(p.strip() for p in agreed_by.split(",") if p.strip())
+    msg = build(m.AgreeEvaluationStrategy, agreed_by=people)
+    update_command(engagement_id, "agree_evaluation_strategy", msg, update_id, as_json)
+
+
 @record_app.command("session")
 def record_session(
     engagement_id: str,

@@ -162,10 +162,11 @@ def simulate(
     table = Table(
         title=f"Projected timeline ({result.status.status} after {result.weeks} weeks)", title_justify="left"
     )
-    for column in ("phase", "starts", "gate first opens", "gate passes", "rounds", "held by pace", "ends"):
-        table.add_column(column)
+    table.add_column("phase", overflow="fold")
+    for column in ("starts", "gate passes", "rounds", "pace hold", "ends"):
+        table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row["phase"], row["started"], row["gate_opened"], row["gate_passed"], str(row["rounds"]),
+        table.add_row(row["phase"], row["started"], row["gate_passed"], str(row["rounds"]),
                       "yes" if row["held"] else "", row["completed"])  # fmt: skip
     out.print(table)
     milestones = _milestones(result)

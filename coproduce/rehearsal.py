@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.plan import Plan, plan_rescheduled
@@ -53,6 +54,21 @@ class Rehearsal:
         if self.started_server is not None:
             self.started_server.stop()
             self.started_server = None
+
+
+def _quiet_runtime() -> Runtime:
+    """A Temporal runtime that keeps the SDK core's warnings about the test server off the screen."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        _RUNTIME = Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+            )
+        )
+    return _RUNTIME
+
+
+_RUNTIME: Runtime | None = None
 
 
 def _admin_url(settings: Settings) -> tuple[str, bool]:
@@ -94,7 +110,9 @@ async def rehearse(
         try:
             async with (
                 await WorkflowEnvironment.start_time_skipping(
-                    test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER
+                    test_server_existing_path=str(temporal_test_server()),
+                    data_converter=DATA_CONVERTER,
+                    runtime=_quiet_runtime(),
                 ) as env,
                 build_worker(env.client, log, TASK_QUEUE),
             ):

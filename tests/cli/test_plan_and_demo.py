@@ -1,0 +1,127 @@
+"""`coproduce plan check|schema`, `simulate` and `demo` as people run them (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = ROOT / "tests" / "domain" / "broken_plans"
+
+
+def coproduce(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env["COPRODUCE_STATE_DIR"] = str(state)
+    return subprocess.run(
+        [sys.executable, "-m", "coproduce", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    tmp_path.chmod(0o755)
+    return tmp_path / "state"
+
+
+def test_plan_check_accepts_the_examples(state: Path) -> None:
+    for name in ("housing-tenant-governance", "mental-health-lived-experience"):
+        checked = coproduce("plan", "check", f"examples/{name}.yaml", state=state)
+        assert checked.returncode == 0 and "a valid plan" in checked.stdout
+
+
+def test_plan_check_lists_every_problem_with_its_field_path(state: Path) -> None:
+    broken = sorted(BROKEN.glob("*.yaml"))
+    assert broken
+    for path in broken:
+        checked = coproduce("plan", "check", str(path), state=state)
+        assert checked.returncode == 1, path
+        assert checked.stderr.startswith("error: ") and str(path) in checked.stderr
+        assert "Traceback" not in checked.stderr
+    as_json = json.loads(coproduce("plan", "check", str(broken[0]), "--json", state=state).stdout)
+    assert as_json["valid"] is False and as_json["problems"][0]["path"]
+
+
+def test_plan_schema_is_json_schema(state: Path) -> None:
+    schema = json.loads(coproduce("plan", "schema", state=state).stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/") and "phases" in schema["properties"]
+
+
+def test_simulate_projects_a_plans_timeline(state: Path, tmp_path: Path) -> None:
+    responses = tmp_path / "responses.yaml"
+    responses.write_text("uneasy_phases: [evaluation-strategy]\nobjections: {training: 'Dates clash.'}\n")
+    result = coproduce(
+        "simulate",
+        "examples/housing-tenant-governance.yaml",
+        "--responses",
+        str(responses),
+        "--json",
+        state=state,
+    )
+    assert result.returncode == 0, result.stderr
+    projected = json.loads(result.stdout)
+    assert projected["status"] == "completed"
+    phases = {row["phase"]: row for row in projected["phases"]}
+    assert phases["evaluation-strategy"]["held"] and phases["training"]["rounds"] == 2
+    assert all(row["completed"] for row in projected["phases"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("comfort: high\n")
+    refused = coproduce(
+        "simulate", "examples/housing-tenant-governance.yaml", "--responses", str(bad), state=state
+    )
+    assert refused.returncode == 1 and "not a valid responses file" in refused.stderr
+
+
+def test_the_demo_runs_a_year_and_verifies_its_log(state: Path) -> None:
+    started = time.monotonic()
+    demo = coproduce("demo", state=state, timeout=300)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert time.monotonic() - started < 90
+    out = demo.stdout
+    assert "Decision timeline" in out and "Indicators against their targets" in out
+    assert "held" in out and "rejected" in out and "pace hold" in out
+    assert "engagement completed" in out
+    assert "Verification: OK:" in out and "The log folds to the workflow's state: yes" in out
+
+
+def test_up_in_the_foreground_stops_everything_on_ctrl_c(state: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env["COPRODUCE_STATE_DIR"] = str(state)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "coproduce", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        lines = []
+        assert up.stdout is not None
+        while time.monotonic() < deadline:
+            line = up.stdout.readline()
+            lines.append(line)
+            if "Stop it with Ctrl-C" in line:
+                break
+        assert any("Temporal UI" in line for line in lines), "".join(lines)
+        up.send_signal(signal.SIGINT)
+        rest, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0
+    assert "coproduce is down" in rest
+    assert not (state / "stack.json").exists()
+    still = coproduce("engagement", "list", state=state)
+    assert still.returncode == 1 and "no coproduce stack is running" in still.stderr
