@@ -16,12 +16,13 @@ anything except through updates, so every rule of the real workflow applies.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 
 from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
@@ -29,6 +30,8 @@ from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
 
 W = EngagementWorkflow
+UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
+UPDATE_ATTEMPTS = 4
 
 
 class Responses(BaseModel):
@@ -66,6 +69,7 @@ class ScriptedPeople:
         self.on_week = on_week
         self.facilitator = next(p.id for p in plan.people if p.constituency == "facilitator")
         self.sent: list[m.UpdateResult] = []
+        self.retries = 0
         self.weeks = 0
         self._n = 0
 
@@ -73,8 +77,20 @@ class ScriptedPeople:
         return await self.handle.query(W.status)
 
     async def send(self, update: Any, msg: m.Message) -> m.UpdateResult:
+        """Send one input; if no answer comes in time, send it again with the same id (safe: update ids
+        are idempotency keys). The time-skipping test server now and then loses an update that arrives
+        while a workflow task is running; a retry gets it through."""
         self._n += 1
-        result = await self.handle.execute_update(update, msg, id=f"{self.handle.id}-script-{self._n}")
+        update_id = f"{self.handle.id}-script-{self._n}"
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                async with asyncio.timeout(UPDATE_PATIENCE):
+                    result = await self.handle.execute_update(update, msg, id=update_id)
+                break
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                self.retries += 1
+                if attempt == UPDATE_ATTEMPTS:
+                    raise
         self.sent.append(result)
         return result
 
