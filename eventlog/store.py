@@ -34,7 +34,8 @@ from .upcasting import UpcasterRegistry
 
 NOTIFY_CHANNEL = "eventlog_appended"
 
-# Columns every read selects, in the order _recorded() expects.
+# Columns every read selects, in the order _recorded() expects. Reads go through the auditors' view
+# (the writer may read it too), so a log opened with the read-only auditor role reads the same way.
 _COLUMNS = "position, stream_version, recorded_at, entry, leaf_hash, chain_hash"
 
 
@@ -204,7 +205,7 @@ class EventLog:
     async def stream_version(self, stream_id: str) -> int:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT coalesce(max(stream_version), 0) FROM eventlog.events WHERE stream_id = %s",
+                "SELECT coalesce(max(stream_version), 0) FROM eventlog.audit_events WHERE stream_id = %s",
                 (stream_id,),
             )
             row = await cur.fetchone()
@@ -214,7 +215,7 @@ class EventLog:
         self, stream_id: str, *, up_to_version: int | None = None, as_of: datetime | None = None
     ) -> list[RecordedEvent]:
         """A stream's events in order; optionally only up to a version, or those that occurred by ``as_of``."""
-        query = f"SELECT {_COLUMNS} FROM eventlog.events WHERE stream_id = %s"
+        query = f"SELECT {_COLUMNS} FROM eventlog.audit_events WHERE stream_id = %s"
         params: list[Any] = [stream_id]
         if up_to_version is not None:
             query += " AND stream_version <= %s"
@@ -240,7 +241,7 @@ class EventLog:
     async def read_batch(
         self, after: int, limit: int, conn: psycopg.AsyncConnection[Any] | None = None
     ) -> list[RecordedEvent]:
-        query = f"SELECT {_COLUMNS} FROM eventlog.events WHERE position > %s ORDER BY position LIMIT %s"
+        query = f"SELECT {_COLUMNS} FROM eventlog.audit_events WHERE position > %s ORDER BY position LIMIT %s"
         if conn is not None:
             rows = await (await conn.execute(query, (after, limit))).fetchall()
         else:

@@ -47,6 +47,8 @@ APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interv
 APPEND_TIMEOUT = timedelta(seconds=30)
 MAX_FOLLOW_UPS = 100  # events that may follow one input by themselves; more would be a bug looping
 SEEN_UPDATES_KEPT = 1000
+# Changes to running code (workflow.patched ids): runs started before a change replay the old way.
+PATCH_TIMERS_NEVER_CANCELLED = "timers-never-cancelled"
 
 MessageT = TypeVar("MessageT", bound=m.Message)
 
@@ -124,11 +126,23 @@ class EngagementWorkflow:
         return self._status()
 
     def _arm_timer(self, wake: datetime | None) -> None:
-        """One durable timer for the next thing due; left running when an input does not move it."""
-        if wake == self.timer_at and self.timer is not None and not self.timer.done():
-            return
-        if self.timer is not None and not self.timer.done():
-            self.timer.cancel()
+        """One durable timer for the next thing due.
+
+        A timer is never cancelled: a timer that is due later than needed is replaced by an earlier
+        one and left to fire harmlessly (the loop then finds nothing due and sleeps again). Cancelling
+        races the timer firing while the workflow task is with the worker, and the time-skipping test
+        server strands a run whose task cancels a timer that has just fired ("invalid history builder
+        state for action", temporalio/sdk-java#3088). Runs started before this change replay the old
+        cancel-and-restart behaviour (``workflow.patched``).
+        """
+        pending = self.timer is not None and not self.timer.done()
+        if not workflow.patched(PATCH_TIMERS_NEVER_CANCELLED):
+            if wake == self.timer_at and pending:
+                return
+            if pending:
+                self.timer.cancel()
+        elif pending and (wake is None or (self.timer_at is not None and self.timer_at <= wake)):
+            return  # the pending timer wakes us in time; on waking, we re-arm for what is due then
         self.timer_at = wake
         self.timer = None
         if wake is not None:
