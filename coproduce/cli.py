@@ -1,7 +1,8 @@
 """The ``coproduce`` command: one place where every verb is registered.
 
 Operators start and steer engagements, approvers decide gates, and anyone can check a plan or rehearse
-it; the verbs live in ``stack_commands``, ``engagement_commands`` and ``plan_commands``, and share
+it; auditors replay and verify the record; the verbs live in ``stack_commands``, ``engagement_commands``,
+``plan_commands`` and ``audit_commands``, and share
 ``common`` (settings, errors as one sentence, talking to an engagement). Every verb reads its settings
 from ``COPRODUCE_*`` variables (see ``workers/settings.py``).
 """
@@ -13,7 +14,7 @@ import sys
 
 import typer
 
-from . import engagement_commands, plan_commands, stack_commands
+from . import audit_commands, engagement_commands, plan_commands, stack_commands
 
 app = typer.Typer(
     name="coproduce",
@@ -32,6 +33,7 @@ app.command("demo")(plan_commands.demo)
 app.add_typer(engagement_commands.engagement_app, name="engagement")
 app.add_typer(engagement_commands.record_app, name="record")
 app.add_typer(engagement_commands.gate_app, name="gate")
+app.add_typer(audit_commands.audit_app, name="audit")
 
 
 def main() -> None:

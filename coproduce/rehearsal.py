@@ -21,8 +21,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.testing import WorkflowEnvironment
 
 from domain.plan import Plan, plan_rescheduled
-from eventlog import RecordedEvent, migrate
-from workers.database import embedded_server
+from eventlog import RecordedEvent
+from workers.database import embedded_server, migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.settings import Settings
 from workers.stack import running_stack
@@ -104,7 +104,7 @@ async def rehearse(
     server = embedded_server(settings) if started_server else None
     try:
         url = await asyncio.to_thread(_recreate, admin_url, database)
-        await migrate(url)
+        await migrate_database(url)
         log = await open_event_log(url)
         plan = plan_rescheduled(plan, date.today())
         try:

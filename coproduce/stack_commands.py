@@ -11,8 +11,7 @@ import time
 
 import typer
 
-from eventlog import migrate
-from workers.database import database_url, embedded_server
+from workers.database import database_url, embedded_server, migrate_database
 from workers.logging import configure_logging
 from workers.stack import Stack, StackInfo, running_stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
@@ -147,7 +146,7 @@ def db_migrate() -> None:
     config = settings()
 
     async def body() -> list:  # type: ignore[type-arg]
-        return await migrate(await asyncio.to_thread(database_url, config))
+        return await migrate_database(await asyncio.to_thread(database_url, config))
 
     applied = run(body)
     for migration in applied:

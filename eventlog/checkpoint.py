@@ -37,6 +37,10 @@ class CheckpointError(IntegrityError):
     """A checkpoint note is malformed or carries no valid signature from a trusted key."""
 
 
+class UntrustedCheckpoint(CheckpointError):
+    """A well-formed checkpoint that no trusted key signed."""
+
+
 def _key_id(name: str, public_key: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + _ED25519 + public_key).digest()[:4]
 
@@ -193,5 +197,5 @@ def open_checkpoint(note: str, verifiers: Iterable[Verifier]) -> Checkpoint:
             )
         verified = True
     if not verified:
-        raise CheckpointError("the checkpoint carries no signature from a trusted key")
+        raise UntrustedCheckpoint("the checkpoint carries no signature from a trusted key")
     return Checkpoint.parse_body(text)

@@ -17,8 +17,10 @@ is ever half-applied:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -45,10 +47,10 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def available_migrations() -> list[Migration]:
-    """The migrations shipped with this package, in version order."""
+def available_migrations(package: str = "eventlog") -> list[Migration]:
+    """The migrations shipped with ``package`` (its ``migrations/NNNN_name.sql``), in version order."""
     found = []
-    for item in resources.files("eventlog").joinpath("migrations").iterdir():
+    for item in resources.files(package).joinpath("migrations").iterdir():
         if item.name.endswith(".sql"):
             number, _, rest = item.name.partition("_")
             found.append(Migration(int(number), rest.removesuffix(".sql"), item.read_text(encoding="utf-8")))
@@ -68,8 +70,13 @@ $$;
 """
 
 
-async def migrate(conninfo: str) -> list[Migration]:
-    """Bring the database up to date; returns the migrations applied now (empty when up to date)."""
+async def migrate(conninfo: str, also: Sequence[tuple[str, str]] = ()) -> list[Migration]:
+    """Bring the database up to date; returns the migrations applied now (empty when up to date).
+
+    ``also`` names further (package, schema) pairs whose ``migrations/`` the same transaction applies
+    after the log's own, each in a schema of its own owned by ``coproduce_owner``: how the layers above
+    add read models and views over the log without the log knowing what they mean.
+    """
     async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         for role, options in ((OWNER_ROLE, "NOLOGIN"), (WRITER_ROLE, "LOGIN"), (AUDITOR_ROLE, "LOGIN")):
@@ -82,42 +89,54 @@ async def migrate(conninfo: str) -> list[Migration]:
         ).fetchone()
         if not (is_member and is_member[0]):
             await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(OWNER_ROLE)))
-        await conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
-                sql.Identifier(SCHEMA), sql.Identifier(OWNER_ROLE)
+        for schema in (SCHEMA, *(schema for _, schema in also)):
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                    sql.Identifier(schema), sql.Identifier(OWNER_ROLE)
+                )
             )
-        )
         await conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE)))
-        await conn.execute(
+        done = await _apply(conn, SCHEMA, available_migrations())
+        for package, schema in also:
+            done += await _apply(conn, schema, available_migrations(package))
+        return done
+
+
+async def _apply(
+    conn: psycopg.AsyncConnection[Any], schema: str, migrations: list[Migration]
+) -> list[Migration]:
+    """Apply the migrations not yet recorded in ``<schema>.schema_migrations``; refuse edited ones."""
+    table = sql.Identifier(schema, "schema_migrations")
+    await conn.execute(
+        sql.SQL(
             """
-            CREATE TABLE IF NOT EXISTS eventlog.schema_migrations (
+            CREATE TABLE IF NOT EXISTS {} (
                 version     integer     PRIMARY KEY,
                 name        text        NOT NULL,
                 checksum    text        NOT NULL,
                 applied_at  timestamptz NOT NULL DEFAULT clock_timestamp()
             )
             """
+        ).format(table)
+    )
+    rows = await (await conn.execute(sql.SQL("SELECT version, checksum FROM {}").format(table))).fetchall()
+    applied = dict(rows)
+    done: list[Migration] = []
+    for migration in migrations:
+        if migration.version in applied:
+            if applied[migration.version] != migration.checksum:
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} of {schema} was edited after it was "
+                    "applied; restore its original text and add a new migration instead."
+                )
+            continue
+        await conn.execute(migration.sql.encode())
+        await conn.execute(
+            sql.SQL("INSERT INTO {} (version, name, checksum) VALUES (%s, %s, %s)").format(table),
+            (migration.version, migration.name, migration.checksum),
         )
-        rows = await (
-            await conn.execute("SELECT version, checksum FROM eventlog.schema_migrations")
-        ).fetchall()
-        applied = dict(rows)
-        done: list[Migration] = []
-        for migration in available_migrations():
-            if migration.version in applied:
-                if applied[migration.version] != migration.checksum:
-                    raise MigrationError(
-                        f"migration {migration.version:04d}_{migration.name} was edited after it was applied; "
-                        "restore its original text and add a new migration instead."
-                    )
-                continue
-            await conn.execute(migration.sql.encode())
-            await conn.execute(
-                "INSERT INTO eventlog.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, migration.checksum),
-            )
-            done.append(migration)
-        return done
+        done.append(migration)
+    return done
 
 
 async def applied_version(conninfo: str) -> int:

@@ -18,7 +18,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from eventlog import EventLog, migrate
+from eventlog import EventLog
+from workers.database import migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
 
 
@@ -67,7 +68,7 @@ def drop_database(admin_url: str, url: str) -> None:
 def migrated_template(admin_url: str) -> Iterator[str]:
     """A database with the event log's migrations applied, to clone for each test."""
     url = create_database(admin_url)
-    asyncio.run(migrate(url))
+    asyncio.run(migrate_database(url))
     name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
     yield name
     drop_database(admin_url, url)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from eventlog import migrate
+from eventlog.migrate import Migration
+
 from .embedded_postgres import EmbeddedPostgres
 from .settings import Settings
 
@@ -50,3 +53,13 @@ def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
         )
     ensure_database(server.url(), EMBEDDED_DATABASE)
     return server.url(EMBEDDED_DATABASE)
+
+
+# Migrations beyond the log's own: (package, schema). The engagement views for auditors live in
+# activities/migrations/ and the schema ``engagements`` (the log itself knows nothing of engagements).
+APPLICATION_MIGRATIONS = (("activities", "engagements"),)
+
+
+async def migrate_database(url: str) -> list[Migration]:
+    """Create or update everything coproduce keeps in the database: the log, then the views over it."""
+    return await migrate(url, also=APPLICATION_MIGRATIONS)

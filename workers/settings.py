@@ -10,6 +10,7 @@
 | ``COPRODUCE_LOG_FORMAT`` | ``auto`` (readable on a terminal, JSON otherwise), ``console`` or ``json`` | ``auto`` |
 | ``COPRODUCE_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` | ``INFO`` |
 | ``COPRODUCE_LOG_ORIGIN`` | the origin line of signed checkpoints: names this log | ``coproduce/eventlog`` |
+| ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_origin: str = "coproduce/eventlog"
+    checkpoint_key: SecretStr | None = Field(default=None, description="checkpoint signing key string")
 
     @property
     def embedded_postgres_dir(self) -> Path:

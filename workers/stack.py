@@ -37,9 +37,7 @@ from typing import IO
 import structlog
 from temporalio.client import Client
 
-from eventlog import migrate
-
-from .database import EMBEDDED_DATABASE, ensure_database
+from .database import EMBEDDED_DATABASE, ensure_database, migrate_database
 from .embedded_postgres import EmbeddedPostgres
 from .settings import Settings
 from .temporal import DATA_CONVERTER
@@ -243,7 +241,7 @@ class Stack:
         self._recover()
         ports = _ports(self.paths)
         database_url = await asyncio.to_thread(self.start_postgres)
-        await migrate(database_url)
+        await migrate_database(database_url)
         self.start_temporal(ports)
         address = f"127.0.0.1:{ports['temporal']}"
         client = await self.wait_for_temporal(address)

@@ -1,0 +1,334 @@
+"""An engagement's history read from the log alone: its events, its state on any date, its timeline.
+
+Nothing here asks Temporal or the people who ran the engagement anything. The events come from the
+event log (through the auditors' read-only view), are upcast and validated by the domain catalogue,
+and folded by the same pure ``apply`` the workflow uses, so what an auditor sees is what the rules
+make of the record, not what somebody's screen said at the time.
+
+The timeline has one entry per event, in the order they were recorded, each with what a reader needs
+to judge it: when it happened (``occurred_at``, workflow time) and when it was written (``recorded_at``,
+the database clock), who acted, in which constituency, whether a voter was authorised at that moment
+(trained and unexpired, as the rules saw it then), the choice or outcome, the reason given, and a
+sentence saying what happened.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from domain.engagement import EMPTY_STATE, EngagementState
+from domain.events import (
+    AssessmentRecorded,
+    AuthorisationExpired,
+    AuthorisationGranted,
+    BaselineRecorded,
+    CheckInRecorded,
+    CohortWidened,
+    ContributionLogged,
+    EngagementCompleted,
+    EngagementPaused,
+    EngagementResumed,
+    EngagementStarted,
+    EvaluationStrategyAgreed,
+    Event,
+    GateDecided,
+    GateEscalated,
+    GateOpened,
+    MeasurementRecorded,
+    MilestoneDue,
+    PaceHoldRecorded,
+    PaceHoldReleased,
+    PaceOverridden,
+    ParticipantJoined,
+    PhaseCompleted,
+    PhaseStarted,
+    PlanAmended,
+    RecognitionPaid,
+    ReminderSent,
+    RungChanged,
+    SessionHeld,
+    TrainingCompleted,
+    VoteCast,
+    event_from_record,
+)
+from domain.state import apply
+from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent
+
+from ..common import CommandError
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One event as the log holds it (position, times, hashes) and as the domain reads it."""
+
+    record: RecordedEvent
+    event: Event
+
+
+async def open_log(database_url: str) -> EventLog:
+    """The log, read as the read-only auditor role when this login may take it, else as the login."""
+    try:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            row = await (
+                await conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (AUDITOR_ROLE,))
+            ).fetchone()
+    except psycopg.errors.UndefinedObject:  # the roles do not exist: the log was never migrated
+        raise CommandError(
+            "the event log is not set up in this database; run `coproduce db migrate` first"
+        ) from None
+    role = AUDITOR_ROLE if row and row[0] else None
+    return await EventLog.open(database_url, role=role, min_size=1, max_size=2)
+
+
+def decode(records: Iterable[RecordedEvent]) -> list[Recorded]:
+    """Pair each stored event with its domain event (upcast from older schema versions)."""
+    return [Recorded(r, event_from_record(r.type, r.schema_version, r.payload)) for r in records]
+
+
+async def load(log: EventLog, engagement_id: str) -> list[Recorded]:
+    """Every event of one engagement, in order; a clear error when the log has none."""
+    history = decode(await log.read_stream(engagement_id))
+    if not history:
+        raise CommandError(
+            f"the event log has no engagement '{engagement_id}'; "
+            "`coproduce engagement list` shows engagements, or check COPRODUCE_DATABASE_URL"
+        )
+    return history
+
+
+def state_as_of(history: Iterable[Recorded], as_of: datetime | None = None) -> EngagementState:
+    """The engagement exactly as it stood at ``as_of`` (occurred time): the fold of what had happened."""
+    state = EMPTY_STATE
+    for item in history:
+        if as_of is not None and item.event.occurred_at > as_of:
+            break  # events are in order of occurrence within a stream (apply refuses time going back)
+        state = apply(state, item.event)
+    return state
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    """One line of the decision history."""
+
+    position: int
+    stream_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    event: str
+    what: str
+    phase_id: str | None = None
+    person_id: str | None = None
+    constituency: str | None = None
+    authorised: bool | None = None
+    not_counted_reason: str | None = None
+    choice: str | None = None
+    reason: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        data["recorded_at"] = self.recorded_at.isoformat()
+        return data
+
+
+CSV_COLUMNS = (
+    "position", "stream_version", "occurred_at", "recorded_at", "event", "phase_id", "person_id",
+    "constituency", "authorised", "not_counted_reason", "choice", "reason", "what",
+)  # fmt: skip
+
+
+def timeline(history: Iterable[Recorded], as_of: datetime | None = None) -> Iterator[TimelineEntry]:
+    """The decision history, one entry per event, folding as it goes (so each entry sees the state the
+    rules saw when it happened). Stops at ``as_of`` (occurred time) when given."""
+    state = EMPTY_STATE
+    for item in history:
+        event = item.event
+        if as_of is not None and event.occurred_at > as_of:
+            return
+        before, state = state, apply(state, event)
+        record = item.record
+        entry = TimelineEntry(
+            position=record.position,
+            stream_version=record.stream_version,
+            occurred_at=event.occurred_at,
+            recorded_at=record.recorded_at,
+            event=record.type,
+            what=record.type.replace("_", " "),
+            person_id=record.actor if record.actor != "coproduce" else None,
+        )
+        _describe(entry, event, before, state)
+        yield entry
+
+
+def _describe(entry: TimelineEntry, event: Event, before: EngagementState, after: EngagementState) -> None:
+    """Fill in the entry's particulars for the kind of event it is."""
+    phase_id = getattr(event, "phase_id", None)
+    entry.phase_id = phase_id
+    match event:
+        case VoteCast():
+            vote = after.gates[event.phase_id].votes[event.person_id]
+            entry.person_id, entry.constituency = event.person_id, vote.constituency
+            entry.authorised, entry.not_counted_reason = vote.counted, vote.not_counted_reason
+            entry.choice, entry.reason = event.choice, event.reason
+            counted = "" if vote.counted else f" (not counted: {vote.not_counted_reason})"
+            entry.what = f"{event.person_id} ({vote.constituency}) voted {event.choice} on gate {phase_id}, round {event.round}{counted}"
+        case GateOpened():
+            quorum = ", ".join(f"{n} {c}" for c, n in event.policy.quorum.items())
+            entry.person_id = event.requested_by
+            entry.detail = {"round": event.round, "method": event.policy.method, "quorum": dict(event.policy.quorum),
+                            "roster": [r.person_id for r in event.roster]}  # fmt: skip
+            entry.what = (
+                f"gate {phase_id} opened, round {event.round}: {event.policy.method}"
+                f"{'; needs ' + quorum if quorum else ''}; {len(event.roster)} on the roster"
+            )
+        case GateDecided():
+            gate = after.gates[event.phase_id]
+            counts: dict[str, dict[str, int]] = {}
+            for vote in gate.votes.values():
+                if vote.counted:
+                    row = counts.setdefault(vote.constituency, {"approve": 0, "object": 0, "abstain": 0})
+                    row[vote.choice] += 1
+            entry.person_id, entry.choice, entry.reason = event.decided_by, event.outcome, event.reason
+            entry.detail = {"round": event.round, "counted_votes": counts}
+            entry.what = f"gate {phase_id} round {event.round} {event.outcome}" + (
+                f" by {event.decided_by}" if event.decided_by else ""
+            )
+        case PaceHoldRecorded():
+            entry.choice, entry.reason = "held", "; ".join(event.waiting_for)
+            entry.detail = {"comfort_average": event.comfort_average}
+            entry.what = f"pace hold on {phase_id}: waiting for {entry.reason}"
+        case PaceHoldReleased():
+            entry.what = f"pace hold on {phase_id} released"
+        case PaceOverridden():
+            entry.person_id, entry.choice, entry.reason = event.overridden_by, "override", event.reason
+            entry.what = f"pace hold on {phase_id} overridden by {event.overridden_by}"
+        case PlanAmended():
+            entry.person_id, entry.reason = event.amended_by, event.reason
+            entry.detail = {"changes": [c.model_dump(mode="json") for c in event.changes]}
+            entry.what = f"plan amended by {event.amended_by}: " + "; ".join(
+                _change(c) for c in event.changes
+            )
+        case RungChanged():
+            entry.detail = {"area_id": event.area_id, "from": event.from_rung, "to": event.to_rung,
+                            "agreed_by": list(event.agreed_by)}  # fmt: skip
+            entry.what = f"decision area {event.area_id} moved from {event.from_rung} to {event.to_rung}, agreed by {', '.join(event.agreed_by)}"
+        case TrainingCompleted():
+            entry.person_id = event.person_id
+            entry.detail = {"module_id": event.module_id}
+            entry.what = f"{event.person_id} completed training module {event.module_id}"
+        case AuthorisationGranted():
+            entry.person_id = event.person_id
+            until = f" until {event.expires_at:%Y-%m-%d}" if event.expires_at else ""
+            entry.detail = {
+                "module_id": event.module_id,
+                "expires_at": event.expires_at and event.expires_at.isoformat(),
+            }
+            entry.what = f"{event.person_id} authorised for {event.module_id}{until}"
+        case AuthorisationExpired():
+            entry.person_id = event.person_id
+            entry.what = f"{event.person_id}'s authorisation for {event.module_id} expired"
+        case CheckInRecorded():
+            entry.person_id, entry.reason = event.person_id, event.note
+            entry.constituency = _constituency(after, event.person_id)
+            entry.detail = {"comfort": event.comfort}
+            entry.what = f"{event.person_id} checked in: comfort {event.comfort}"
+        case MeasurementRecorded() | BaselineRecorded():
+            entry.person_id, entry.reason = event.recorded_by, event.note
+            milestone = getattr(event, "milestone_id", None)
+            entry.detail = {"indicator": event.indicator, "value": event.value, "milestone_id": milestone}
+            kind = "baseline" if isinstance(event, BaselineRecorded) else "measurement"
+            entry.what = f"{kind} of {event.indicator}: {event.value:g}" + (
+                f" (milestone {milestone})" if milestone else ""
+            )
+        case EngagementStarted():
+            entry.person_id = event.started_by
+            entry.detail = {"plan_sha256": event.plan_sha256}
+            entry.what = f"engagement started by {event.started_by}: {event.plan.title}"
+        case EngagementPaused():
+            entry.person_id, entry.reason = event.paused_by, event.reason
+            entry.what = f"engagement paused by {event.paused_by}"
+        case EngagementResumed():
+            entry.person_id, entry.reason = event.resumed_by, event.reason
+            entry.what = f"engagement resumed by {event.resumed_by}"
+        case EngagementCompleted():
+            entry.what = "engagement completed"
+        case AssessmentRecorded():
+            entry.person_id = event.recorded_by
+            entry.detail = {
+                "oric_commitment_mean": event.oric.commitment_mean,
+                "oric_efficacy_mean": event.oric.efficacy_mean,
+            }
+            entry.what = f"organisational assessment recorded (ORIC change commitment {event.oric.commitment_mean:.2f}, change efficacy {event.oric.efficacy_mean:.2f})"
+        case EvaluationStrategyAgreed():
+            entry.detail = {"agreed_by": list(event.agreed_by)}
+            entry.what = f"evaluation strategy agreed by {', '.join(event.agreed_by)}"
+        case SessionHeld():
+            entry.person_id, entry.reason = event.recorded_by, event.notes
+            entry.detail = {"session_id": event.session_id, "activity_type": event.activity_type,
+                            "attendees": len(event.attendee_ids), "minutes": event.duration_minutes}  # fmt: skip
+            entry.what = f"{event.activity_type.replace('_', ' ')} session {event.session_id} held in {phase_id}: {len(event.attendee_ids)} attended"
+        case ParticipantJoined():
+            entry.person_id, entry.constituency = event.person_id, event.constituency
+            entry.what = (
+                f"{event.person_id} joined as {event.constituency.replace('_', ' ')} ({event.cohort} cohort)"
+            )
+        case CohortWidened():
+            entry.person_id = event.widened_by
+            entry.what = f"the group widened to the wider cohort, in {phase_id}"
+        case ContributionLogged():
+            entry.person_id = event.person_id
+            entry.constituency = _constituency(after, event.person_id)
+            entry.detail = {"minutes": event.minutes, "expenses_pence": event.expenses_pence}
+            entry.what = f"{event.person_id} gave {event.minutes} minutes"
+        case RecognitionPaid():
+            entry.person_id = event.person_id
+            entry.detail = {
+                "fee_pence": event.fee_pence,
+                "expenses_pence": event.expenses_pence,
+                "form": event.form,
+            }
+            entry.what = f"{event.person_id} paid £{event.fee_pence / 100:.2f} ({event.form}) and £{event.expenses_pence / 100:.2f} expenses"
+        case PhaseStarted():
+            entry.what = f"phase {phase_id} started"
+        case PhaseCompleted():
+            entry.what = f"phase {phase_id} completed"
+        case GateEscalated():
+            entry.what = f"gate {phase_id} escalated: pending longer than the plan allows"
+        case MilestoneDue():
+            entry.detail = {"milestone_id": event.milestone_id}
+            entry.what = f"evaluation milestone {event.milestone_id} fell due"
+        case ReminderSent():
+            entry.detail = {"kind": event.kind, "reference": event.reference, "people": len(event.person_ids)}
+            entry.what = f"reminder sent: {event.kind.replace('_', ' ')}" + (
+                f" ({event.reference})" if event.reference else ""
+            )
+
+
+def _constituency(state: EngagementState, person_id: str) -> str | None:
+    person = state.people.get(person_id)
+    return person.constituency if person else None
+
+
+def _change(change: Any) -> str:
+    if change.change == "changed":
+        return f"{change.path} {change.before!r} -> {change.after!r}"
+    return f"{change.path} {change.change}"
+
+
+def timeline_csv(entries: Iterable[TimelineEntry]) -> str:
+    """The timeline as CSV, one row per entry, for a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        row = entry.as_json()
+        writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS])
+    return buffer.getvalue()

@@ -1,0 +1,293 @@
+"""``coproduce audit ...``: the auditor's verbs. They read the event log alone (as the read-only
+auditor role where the login allows), and ask Temporal only to compare the log with a live workflow.
+
+- ``timeline ID``: every decision in order, with who, constituency, authorisation, reasons, times;
+- ``state ID --as-of T``: the engagement exactly as it stood then;
+- ``verify [ID]``: hash chain, Merkle root, signed checkpoints (stored and kept elsewhere), and for an
+  engagement whose workflow is reachable, that the log and the workflow tell the same story;
+- ``checkpoint --out FILE``: sign the log as it stands (keep the file away from the database);
+- ``key``: the public key auditors should hold;
+- ``export ID --out DIR`` / ``verify-bundle DIR``: an evidence bundle, checked offline.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import typer
+
+from eventlog import WRITER_ROLE, checkpoint_database, verify_database
+from workers.database import database_url
+from workflows.status import build_status
+
+from .audit import bundle, history, keys, live
+from .common import CommandError, JsonOption, client, fail, out, print_json, run, settings
+from .render import status_view
+
+audit_app = typer.Typer(
+    help="Replay, verify and export the decision history (auditors).", no_args_is_help=True
+)
+
+AsOfOption = typer.Option(
+    None, "--as-of", help="A date (YYYY-MM-DD, meaning the end of that day, UTC) or an ISO time."
+)
+KeyOption = typer.Option(
+    [], "--key", help="A trusted public key (from `coproduce audit key`); may be repeated."
+)
+
+
+def parse_as_of(text: str | None) -> datetime | None:
+    """``2026-03-31`` means the end of that day (UTC); a full ISO time is taken as given (UTC if naive)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--as-of {text!r} is not a date (YYYY-MM-DD) or an ISO time")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def _history(engagement_id: str) -> list[history.Recorded]:
+    log = await history.open_log(database_url(settings(), start_embedded=False))
+    try:
+        return await history.load(log, engagement_id)
+    finally:
+        await log.close()
+
+
+@audit_app.command("timeline")
+def timeline(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    as_of: str | None = AsOfOption,
+    as_json: bool = JsonOption,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV, for a spreadsheet."),
+) -> None:
+    """Every decision in order: gates, votes (with constituency and authorisation), outcomes, holds,
+    overrides, amendments, ladder moves, training, check-ins, measurements."""
+    moment = parse_as_of(as_of)
+    entries = list(history.timeline(run(lambda: _history(engagement_id)), moment))
+    if as_json:
+        print_json([entry.as_json() for entry in entries])
+    elif as_csv:
+        sys.stdout.write(history.timeline_csv(entries))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"Decision timeline of {engagement_id}" + (f" up to {as_of}" if as_of else ""),
+                      title_justify="left")  # fmt: skip
+        table.add_column("#", justify="right")
+        table.add_column("occurred", no_wrap=True)
+        table.add_column("recorded", no_wrap=True)
+        table.add_column("what happened", ratio=3, min_width=30)
+        table.add_column("reason", ratio=2)
+        for entry in entries:
+            table.add_row(
+                str(entry.position),
+                f"{entry.occurred_at:%Y-%m-%d %H:%M}",
+                f"{entry.recorded_at:%Y-%m-%d %H:%M}",
+                entry.what,
+                entry.reason or "",
+            )
+        out.print(table)
+
+
+@audit_app.command("state")
+def state(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    as_of: str = typer.Option(..., "--as-of", help="A date (YYYY-MM-DD, end of day UTC) or an ISO time."),
+    as_json: bool = JsonOption,
+) -> None:
+    """The engagement exactly as it stood at a moment: the fold of the log up to then."""
+    moment = parse_as_of(as_of)
+    assert moment is not None
+    recorded = run(lambda: _history(engagement_id))
+    if recorded[0].event.occurred_at > moment:
+        fail(f"engagement {engagement_id} started on {recorded[0].event.occurred_at:%Y-%m-%d}, after {as_of}")
+    folded = history.state_as_of(recorded, moment)
+    version = sum(1 for item in recorded if item.event.occurred_at <= moment)
+    view = build_status(folded, moment, stream_version=version, lead="")
+    if as_json:
+        print_json(view)
+    else:
+        out.print(status_view(view))
+
+
+@audit_app.command("verify")
+def verify(
+    engagement_id: str | None = typer.Argument(
+        None, help="Also compare this engagement with its live workflow."
+    ),
+    checkpoint_files: list[Path] = typer.Option(
+        [], "--checkpoint", help="A signed checkpoint kept outside the database; may be repeated."
+    ),
+    key: list[str] = KeyOption,
+    columns: bool = typer.Option(
+        False, "--columns", help="Also check the queried columns against the hashed bytes."
+    ),
+) -> None:
+    """Recompute every hash and the Merkle root, check signed checkpoints, and (for an engagement whose
+    workflow is reachable) check the log against the workflow. Exit 0 only when everything holds."""
+    config = settings()
+    notes = []
+    for path in checkpoint_files:
+        try:
+            notes.append(path.read_text())
+        except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
+            fail(f"cannot read the checkpoint file {path}; give the file `coproduce audit checkpoint` wrote")
+    verifiers = keys.trusted(config, key)
+    if notes and not verifiers:
+        fail("no public key to check the checkpoint with; pass --key (from `coproduce audit key`)")
+
+    async def body() -> tuple[list[str], bool]:
+        url = database_url(config, start_embedded=False)
+        report = await verify_database(
+            url, notes=notes, verifiers=verifiers, origin=config.log_origin if notes else None,
+            check_columns=columns,
+        )  # fmt: skip
+        lines = [f"log: {report.summary()}", *(f"note: {n}" for n in report.notes)]
+        ok = report.ok
+        if engagement_id is not None:
+            recorded = await _history(engagement_id)
+            lines.append(f"engagement {engagement_id}: {len(recorded)} events, replayed to status "
+                         f"{history.state_as_of(recorded).status}")  # fmt: skip
+            comparison = await _compare(engagement_id, recorded)
+            if comparison is None:
+                lines.append("workflow: Temporal is not reachable, so the live comparison was skipped")
+            else:
+                lines.append(f"workflow: {comparison.summary()}")
+                lines.extend(f"  also: {p}" for p in comparison.problems[1:])
+                ok = ok and comparison.ok
+        return lines, ok
+
+    lines, ok = run(body, engagement_id)
+    for line in lines:
+        out.print(line, highlight=False, markup=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
+async def _compare(engagement_id: str, recorded: list[history.Recorded]) -> live.LiveComparison | None:
+    """Compare with the live workflow, or None when Temporal cannot be reached."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from workflows.engagement import EngagementWorkflow
+
+    try:
+        temporal = await client()
+    except Exception:  # no Temporal here (an auditor's laptop): the log checks stand on their own
+        return None
+    handle = temporal.get_workflow_handle(engagement_id)
+    try:
+        status = await handle.query(EngagementWorkflow.status)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return live.LiveComparison(problems=[f"Temporal has no workflow for engagement {engagement_id}"])
+        raise
+    return await live.compare(temporal, engagement_id, recorded, status)
+
+
+@audit_app.command("checkpoint")
+def checkpoint(
+    out_file: Path = typer.Option(..., "--out", help="Where to write the signed checkpoint (a new file)."),
+) -> None:
+    """Verify the whole log, sign a checkpoint of it (size and Merkle root), store it, and write it to a
+    file. Keep that file where the database's administrators cannot change it."""
+    if out_file.exists():
+        fail(f"{out_file} exists already; checkpoints are never overwritten, choose a new file name")
+    config = settings()
+
+    async def body() -> str:
+        signer = keys.signer(config, create=True)
+        assert signer is not None
+        report, note = await checkpoint_database(
+            database_url(config, start_embedded=False), signer, config.log_origin, role=WRITER_ROLE
+        )
+        if note is None:
+            raise CommandError(f"the log does not verify, so no checkpoint was signed: {report.summary()}")
+        return note
+
+    note = run(body)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(note)
+    size = note.split("\n")[1]
+    out.print(f"signed a checkpoint of {size} events: {out_file}")
+
+
+@audit_app.command("key")
+def public_key() -> None:
+    """Print the public key that checks this installation's checkpoints and bundles."""
+    signer = keys.signer(settings(), create=False)
+    if signer is None:
+        fail("there is no signing key yet; `coproduce audit checkpoint --out FILE` creates one")
+    out.print(signer.verifier.key_string(), highlight=False, markup=False, soft_wrap=True)
+
+
+@audit_app.command("export")
+def export(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    out_dir: Path = typer.Option(..., "--out", help="A new folder for the bundle."),
+) -> None:
+    """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
+    checkpoint, the public key, a README for the auditor and the HTML report."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        fail(f"{out_dir} exists and is not an empty folder; choose a new folder for the bundle")
+    config = settings()
+
+    async def body() -> tuple[int, str]:
+        from .audit.report import render_report
+
+        url = database_url(config, start_embedded=False)
+        signer = keys.signer(config, create=True)
+        assert signer is not None
+        report, note = await checkpoint_database(url, signer, config.log_origin, role=WRITER_ROLE)
+        if note is None:
+            raise CommandError(f"the log does not verify, so it cannot be exported: {report.summary()}")
+        log = await history.open_log(url)
+        try:
+            size = report.size
+            recorded = [
+                item for item in await history.load(log, engagement_id) if item.record.position <= size
+            ]
+            leaves = await _leaves(log, size)
+        finally:
+            await log.close()
+        html = render_report(recorded, engagement_id=engagement_id, verification=report.summary())
+        bundle.write_bundle(
+            out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
+            note=note, signer=signer, origin=config.log_origin, report_html=html,
+        )  # fmt: skip
+        return len(recorded), report.summary()
+
+    try:
+        count, summary = run(body, engagement_id)
+    except bundle.BundleError as exc:
+        fail(str(exc))
+    out.print(f"exported {count} events of {engagement_id} to {out_dir} ({summary})", highlight=False)
+
+
+async def _leaves(log, size: int) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The leaf hashes of the whole log up to ``size``, in order (for the inclusion proofs)."""
+    async with log.pool.connection() as conn:
+        cur = conn.cursor(binary=True)
+        await cur.execute(
+            "SELECT leaf_hash FROM eventlog.audit_events WHERE position <= %s ORDER BY position", (size,)
+        )
+        return [bytes(row[0]) for row in await cur.fetchall()]
+
+
+@audit_app.command("verify-bundle")
+def verify_bundle(
+    folder: Path = typer.Argument(..., help="The bundle's folder."),
+    key: list[str] = KeyOption,
+) -> None:
+    """Check an evidence bundle offline (no database, no Temporal): every byte, every proof, the order."""
+    report = bundle.verify_bundle(folder, keys=key)
+    out.print(report.summary(), highlight=False, markup=False)
+    for note in report.notes:
+        out.print(f"note: {note}", highlight=False, markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
