@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import typer
 
-from workers.database import database_url, embedded_server, migrate_database
+from eventlog import AUDITOR_ROLE, WRITER_ROLE
+from workers.database import database_url, embedded_server, migrate_database, set_passwords
 from workers.logging import configure_logging
 from workers.stack import Stack, StackInfo, running_stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
@@ -137,16 +139,35 @@ def worker() -> None:
 
 
 @db_app.command("migrate")
-def db_migrate() -> None:
-    """Create or update the event log's schema and roles (safe to run again).
+def db_migrate(
+    writer_password_file: Path | None = typer.Option(
+        None,
+        "--writer-password-file",
+        help="Set the login password of coproduce_writer (workers) from this file.",
+    ),
+    auditor_password_file: Path | None = typer.Option(
+        None, "--auditor-password-file", help="Set the login password of coproduce_auditor from this file."
+    ),
+) -> None:
+    """Create or update the event log's schema, roles and views (safe to run again).
 
     Uses COPRODUCE_DATABASE_URL (an administrator's URL), the running stack's database, or else starts
-    the embedded PostgreSQL of the state directory.
+    the embedded PostgreSQL of the state directory. With the password files (e.g. container secrets),
+    workers can then log in as coproduce_writer and auditors as coproduce_auditor.
     """
     config = settings()
+    passwords = {
+        role: _read_secret(path)
+        for role, path in ((WRITER_ROLE, writer_password_file), (AUDITOR_ROLE, auditor_password_file))
+        if path is not None
+    }
 
     async def body() -> list:  # type: ignore[type-arg]
-        return await migrate_database(await asyncio.to_thread(database_url, config))
+        url = await asyncio.to_thread(database_url, config)
+        applied = await migrate_database(url)
+        if passwords:
+            await set_passwords(url, passwords)
+        return applied
 
     applied = run(body)
     for migration in applied:
@@ -158,6 +179,16 @@ def db_migrate() -> None:
             f"embedded PostgreSQL is running (data in {embedded_server(config).root}); "
             "stop it with `coproduce db stop`"
         )
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        secret = path.read_text().strip()
+    except OSError as exc:
+        fail(f"cannot read the password file {path} ({exc.strerror})")
+    if len(secret) < 12:
+        fail(f"the password in {path} is shorter than 12 characters; use a long random one")
+    return secret
 
 
 @db_app.command("stop")

@@ -60,6 +60,15 @@ def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
 APPLICATION_MIGRATIONS = (("activities", "engagements"),)
 
 
+async def set_passwords(url: str, passwords: dict[str, str]) -> None:
+    """Give the log's login roles (``coproduce_writer``, ``coproduce_auditor``) these passwords."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        for role, password in passwords.items():
+            await conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+            )
+
+
 async def migrate_database(url: str) -> list[Migration]:
     """Create or update everything coproduce keeps in the database: the log, then the views over it."""
     return await migrate(url, also=APPLICATION_MIGRATIONS)

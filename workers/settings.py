@@ -10,6 +10,11 @@
 | ``COPRODUCE_LOG_FORMAT`` | ``auto`` (readable on a terminal, JSON otherwise), ``console`` or ``json`` | ``auto`` |
 | ``COPRODUCE_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` | ``INFO`` |
 | ``COPRODUCE_LOG_ORIGIN`` | the origin line of signed checkpoints: names this log | ``coproduce/eventlog`` |
+| ``COPRODUCE_TEMPORAL_API_KEY`` | an API key for Temporal Cloud (implies TLS) | none |
+| ``COPRODUCE_TEMPORAL_TLS`` | connect to Temporal over TLS (the system's CAs unless a CA file is given) | ``false`` |
+| ``COPRODUCE_TEMPORAL_TLS_CA`` / ``_TLS_CERT`` / ``_TLS_KEY`` | PEM files: the server's CA; the client certificate and key for mTLS | none |
+| ``COPRODUCE_METRICS_BIND`` | ``host:port`` where a worker serves Prometheus metrics (SDK and coproduce's own) | none (off) |
+| ``COPRODUCE_SECRETS_DIR`` | a folder of secret files named after the variables (``coproduce_database_url``, ...) | none |
 | ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
 """
 
@@ -31,7 +36,11 @@ def _default_state_dir() -> Path:
 class Settings(BaseSettings):
     """Everything a coproduce process needs to know about where it runs."""
 
-    model_config = SettingsConfigDict(env_prefix="COPRODUCE_", extra="ignore")
+    # Secrets may come as files too (a container's /run/secrets): set COPRODUCE_SECRETS_DIR and name
+    # each file after its variable, e.g. /run/secrets/coproduce_database_url.
+    model_config = SettingsConfigDict(
+        env_prefix="COPRODUCE_", extra="ignore", secrets_dir=os.environ.get("COPRODUCE_SECRETS_DIR")
+    )
 
     database_url: str | None = Field(
         default=None, description="PostgreSQL URL; unset means the embedded server"
@@ -46,6 +55,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_origin: str = "coproduce/eventlog"
     checkpoint_key: SecretStr | None = Field(default=None, description="checkpoint signing key string")
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    metrics_bind: str | None = None
 
     @property
     def embedded_postgres_dir(self) -> Path:
