@@ -7,12 +7,18 @@ the retry finds the events stored and returns their positions instead of writing
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent
 
 from .contracts import APPEND_EVENTS, AppendEvents, AppendReply
+
+log = structlog.get_logger(__name__)
 
 
 class EventLogActivities:
@@ -39,12 +45,29 @@ class EventLogActivities:
             )
             for record in request.events
         ]
+        started = time.monotonic()
         try:
             result = await self.log.append(request.stream_id, events, request.expected_version)
         except (ConcurrencyError, DuplicateEventError) as exc:
             # Someone else wrote this engagement's stream: retrying cannot help, and going on would
             # make the workflow's state and the log disagree. Fail loudly instead.
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        elapsed = timedelta(seconds=time.monotonic() - started)
+        meter = activity.metric_meter()
+        meter.create_histogram_timedelta(
+            "coproduce_append_latency", "one append of a workflow's events to the log", "ms"
+        ).record(elapsed)
+        if not result.duplicate:
+            meter.create_counter("coproduce_events_appended", "events written to the log").add(len(events))
+        log.debug(
+            "appended events",
+            engagement_id=request.stream_id,
+            correlation_id=request.events[0].correlation_id if request.events else None,
+            causation_id=request.events[0].causation_id if request.events else None,
+            positions=list(result.positions),
+            duplicate=result.duplicate,
+            ms=round(elapsed.total_seconds() * 1000, 1),
+        )
         return AppendReply(
             positions=list(result.positions), stream_version=result.stream_version, duplicate=result.duplicate
         )

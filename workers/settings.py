@@ -14,6 +14,7 @@
 | ``COPRODUCE_TEMPORAL_TLS`` | connect to Temporal over TLS (the system's CAs unless a CA file is given) | ``false`` |
 | ``COPRODUCE_TEMPORAL_TLS_CA`` / ``_TLS_CERT`` / ``_TLS_KEY`` | PEM files: the server's CA; the client certificate and key for mTLS | none |
 | ``COPRODUCE_METRICS_BIND`` | ``host:port`` where a worker serves Prometheus metrics (SDK and coproduce's own) | none (off) |
+| ``COPRODUCE_OTLP_ENDPOINT`` | where to send OpenTelemetry traces (OTLP over HTTP, e.g. ``http://collector:4318/v1/traces``) | none (off) |
 | ``COPRODUCE_SECRETS_DIR`` | a folder of secret files named after the variables (``coproduce_database_url``, ...) | none |
 | ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
 """
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = None
     temporal_tls_key: Path | None = None
     metrics_bind: str | None = None
+    otlp_endpoint: str | None = None
 
     @property
     def embedded_postgres_dir(self) -> Path:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
@@ -52,9 +53,11 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     return settings.temporal_tls or settings.temporal_api_key is not None
 
 
-async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect(
+    settings: Settings, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
+) -> Client:
     """A client for the configured (or embedded) Temporal, with the pydantic data converter, TLS or an
-    API key when configured, and the given runtime (its metrics) when there is one."""
+    API key when configured, and the given runtime (its metrics) and interceptors (tracing)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         temporal_address(settings),
@@ -63,4 +66,5 @@ async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
         tls=tls_config(settings),
         api_key=api_key,
         runtime=runtime,
+        interceptors=interceptors,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -24,6 +25,7 @@ from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
 
 from .database import database_url
+from .observability import report_gauges, runtime, tracing_interceptors
 from .search_attributes import ensure_search_attributes
 from .settings import Settings
 from .temporal import connect
@@ -36,11 +38,13 @@ log = structlog.get_logger(__name__)
 # passing it through saves most of the CPU and memory the sandbox costs per engagement (measured in
 # bench/workflow.py). The sandbox still guards the standard library.
 DETERMINISTIC_MODULES = ("domain", "workflows", "activities.contracts", "pydantic", "pydantic_core", "yaml")
+# Not deterministic, but safe to share: the tracing interceptor's library (as Temporal's samples do).
+PASSTHROUGH_MODULES = (*DETERMINISTIC_MODULES, "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*DETERMINISTIC_MODULES)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
 
 
@@ -70,8 +74,11 @@ async def open_event_log(url: str) -> EventLog:
     return await EventLog.open(url, upcasters=UpcasterRegistry(UPCASTERS))
 
 
-async def serve_worker(client: Client, url: str, settings: Settings, stop: asyncio.Event) -> None:
-    """Serve engagements on ``client`` with the log at ``url`` until ``stop`` is set."""
+async def serve_worker(
+    client: Client, url: str, settings: Settings, stop: asyncio.Event, metrics: Runtime | None = None
+) -> None:
+    """Serve engagements on ``client`` with the log at ``url`` until ``stop`` is set; with ``metrics``
+    (the runtime serving Prometheus), also keep the engagement and open-gate gauges up to date."""
     try:
         added = await ensure_search_attributes(client, settings.temporal_namespace)
         if added:
@@ -82,9 +89,16 @@ async def serve_worker(client: Client, url: str, settings: Settings, stop: async
     try:
         worker = build_worker(client, event_log, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
+        gauges = (
+            asyncio.create_task(report_gauges(client, event_log, metrics.metric_meter, stop))
+            if metrics is not None
+            else None
+        )
         async with worker:
             await stop.wait()
             log.info("worker stopping: finishing what is in flight")
+        if gauges is not None:
+            await gauges
     finally:
         await event_log.close()
         log.info("worker stopped")
@@ -92,6 +106,9 @@ async def serve_worker(client: Client, url: str, settings: Settings, stop: async
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run a worker against the configured (or embedded) servers until ``stop`` is set."""
-    client = await connect(settings)
+    metrics = runtime(settings)
+    client = await connect(settings, runtime=metrics, interceptors=tracing_interceptors(settings))
     url = await asyncio.to_thread(database_url, settings, start_embedded=False)
-    await serve_worker(client, url, settings, stop or asyncio.Event())
+    if metrics is not None:
+        log.info("serving metrics", address=settings.metrics_bind)
+    await serve_worker(client, url, settings, stop or asyncio.Event(), metrics)

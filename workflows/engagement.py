@@ -245,6 +245,11 @@ class EngagementWorkflow:
                 after = apply(after, event)
         self.state = after
         self.version = reply.stream_version
+        recorded = workflow.metric_meter().create_counter(  # not counted again when replaying
+            "coproduce_events_recorded", "events recorded by engagements"
+        )
+        for event, _ in events:
+            recorded.add(1, {"event_type": event.type})
         self._index()
         return reply
 
