@@ -1,0 +1,1 @@
+"""Earlier versions of the engagement workflow, kept to test upgrades of running engagements."""
