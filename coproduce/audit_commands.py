@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from eventlog import WRITER_ROLE, checkpoint_database, verify_database
 from workers.database import database_url
@@ -89,8 +90,8 @@ def timeline(
                 str(entry.position),
                 f"{entry.occurred_at:%Y-%m-%d %H:%M}",
                 f"{entry.recorded_at:%Y-%m-%d %H:%M}",
-                entry.what,
-                entry.reason or "",
+                Text(entry.what),  # user text: shown as written, never read as markup
+                Text(entry.reason or ""),
             )
         out.print(table)
 

@@ -13,6 +13,10 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
+
+from workers.logging import configure_logging
+from workers.settings import Settings
 
 from . import audit_commands, engagement_commands, plan_commands, stack_commands
 
@@ -44,6 +48,15 @@ def main() -> None:
     """
     code = 0
     try:
+        # Log lines (e.g. an in-process worker's, in `demo` and `simulate`) go to stderr, at the configured
+        # level, so --json output on stdout stays parseable.
+        try:
+            configure_logging(Settings())
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = "COPRODUCE_" + str(first["loc"][0]).upper()
+            print(f"error: {name} is not valid ({first['msg']}); fix or unset it", file=sys.stderr)
+            raise SystemExit(1) from None
         app()  # standalone: prints usage errors itself and raises SystemExit with the status
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

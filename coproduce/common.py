@@ -18,6 +18,7 @@ import psycopg
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -48,7 +49,7 @@ class CommandError(Exception):
 
 def fail(message: str) -> NoReturn:
     """Print one clear sentence on stderr and exit 1."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)  # no markup in it
     raise typer.Exit(1)
 
 

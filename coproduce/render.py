@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -61,7 +62,7 @@ def status_view(status: EngagementStatus) -> RenderableType:
     for phase in status.phases:
         waiting = "; ".join(phase.pace.waiting_for) if phase.pace and phase.status == "running" else ""
         if phase.held_since:
-            waiting = f"[red]held since {day(phase.held_since)}[/]: {waiting}"
+            waiting = f"[red]held since {day(phase.held_since)}[/]: {escape(waiting)}"
         phases.add_row(
             phase.phase_id, PHASE_MARK.get(phase.status, phase.status), day(phase.started_at), waiting
         )
@@ -108,7 +109,7 @@ def engagements_table(rows: Iterable[dict[str, str]]) -> Table:
     for column in ("id", "organisation", "phase", "status", "waiting for"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["id"], row["organisation"], row["phase"], row["status"], row["waiting_for"])
+        table.add_row(*(Text(row[k]) for k in ("id", "organisation", "phase", "status", "waiting_for")))
     return table
 
 
@@ -123,17 +124,17 @@ def _decision_line(event: RecordedEvent) -> str | None:
         quorum = ", ".join(f"{k} {v}" for k, v in p["policy"].get("quorum", {}).items())
         return f"gate {p['phase_id']} opened, round {p['round']} ({p['policy']['method']}{'; quorum ' + quorum if quorum else ''}; {len(p['roster'])} on the roster)"
     if kind == "vote_cast" and p["choice"] != "approve":
-        return f'  {p["person_id"]} voted {p["choice"]}: "{p.get("reason") or ""}"'
+        return f'  {p["person_id"]} voted {p["choice"]}: "{escape(p.get("reason") or "")}"'
     if kind == "gate_decided":
         colour = {"passed": "green", "held": "yellow", "rejected": "red"}[p["outcome"]]
-        reason = f": {p['reason']}" if p.get("reason") else ""
+        reason = f": {escape(p['reason'])}" if p.get("reason") else ""
         return f"gate {p['phase_id']} round {p['round']} [{colour}]{p['outcome']}[/]{reason}"
     if kind == "pace_hold_recorded":
-        return f"[yellow]pace hold[/] on {p['phase_id']}: waiting for {'; '.join(p['waiting_for'])}"
+        return f"[yellow]pace hold[/] on {p['phase_id']}: waiting for {escape('; '.join(p['waiting_for']))}"
     if kind == "pace_hold_released":
         return f"pace hold on {p['phase_id']} released"
     if kind == "pace_overridden":
-        return f'pace hold on {p["phase_id"]} overridden by {p["overridden_by"]}: "{p["reason"]}"'
+        return f'pace hold on {p["phase_id"]} overridden by {p["overridden_by"]}: "{escape(p["reason"])}"'
     if kind in ("engagement_started", "engagement_completed", "cohort_widened", "evaluation_strategy_agreed"):
         return kind.replace("_", " ")
     if kind == "gate_escalated":

@@ -6,22 +6,24 @@ check-ins average at or above `comfort_threshold` on the comfort scale (1..5 unl
 otherwise). `max_concurrent_phases` says how many phases may run at once.
 """
 
-from pydantic import PositiveInt
+from typing import Annotated
 
-from domain.vocabulary import DomainModel
+from pydantic import Field
+
+from domain.vocabulary import Count, DomainModel, PositiveDays
 
 
 class ComfortScale(DomainModel):
     """The scale people answer "how comfortable are you with the pace?" on."""
 
-    low: int = 1
-    high: int = 5
+    low: Annotated[int, Field(ge=-100, le=100)] = 1
+    high: Annotated[int, Field(ge=-100, le=100)] = 5
 
 
 class PacePolicy(DomainModel):
-    check_in_every_days: PositiveInt = 14
+    check_in_every_days: PositiveDays = 14
     comfort_scale: ComfortScale = ComfortScale()
     comfort_threshold: float = 3.0
-    comfort_window_days: PositiveInt = 28
-    min_check_ins: PositiveInt = 1
-    max_concurrent_phases: PositiveInt = 1
+    comfort_window_days: PositiveDays = 28
+    min_check_ins: Count = 1
+    max_concurrent_phases: Count = 1

@@ -10,9 +10,18 @@ hold or rejection needs a reason, four eyes, and the evidence that must be in fi
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, PositiveInt
 
-from domain.vocabulary import ActivityType, Cohort, Constituency, DomainModel, Identifier, ShortText
+from domain.vocabulary import (
+    ActivityType,
+    Cohort,
+    Constituency,
+    Days,
+    DomainModel,
+    Identifier,
+    PositiveDays,
+    ShortText,
+)
 
 DecisionMethod = Literal["consent", "vote"]
 
@@ -54,6 +63,6 @@ class Phase(DomainModel):
     objectives: tuple[ShortText, ...] = Field(min_length=1)
     activities: tuple[PlannedActivity, ...] = ()
     cohort: Cohort = "initial"
-    min_dwell_days: NonNegativeInt
-    escalate_after_days: PositiveInt
+    min_dwell_days: Days
+    escalate_after_days: PositiveDays
     gate: Gate

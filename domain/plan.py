@@ -142,6 +142,8 @@ def plan_from_yaml(text: str, source: str) -> Plan:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
         problem = getattr(exc, "problem", None) or str(exc)
         raise PlanError(source, [PlanProblem(where, f"is not valid YAML: {problem}")]) from None
+    except ValueError as exc:  # a value YAML parses but Python cannot hold, e.g. the date 2025-02-30
+        raise PlanError(source, [PlanProblem("(document)", f"holds an impossible value: {exc}")]) from None
     finally:
         loader.dispose()
     if loader.duplicates:
@@ -291,9 +293,15 @@ def plan_rescheduled(plan: Plan, starts_on: date) -> Plan:
     """The same plan moved in time to start on `starts_on`: its end and every dated milestone move by the
     same number of days. For starting a plan written for other dates, and for simulations."""
     shift = starts_on - plan.starts_on
+    try:
+        ends_on = plan.ends_on + shift
+    except OverflowError:
+        raise PlanError(
+            "the plan", [PlanProblem("starts_on", f"moved to {starts_on} it would end after the year 9999")]
+        ) from None
     data = plan.model_dump()  # rebuilt and re-validated, so no cached lookup keeps the old dates
     data["starts_on"] = starts_on
-    data["ends_on"] = plan.ends_on + shift
+    data["ends_on"] = ends_on
     for milestone in data["evaluation"]["milestones"]:
         if milestone["due_on"] is not None:
             milestone["due_on"] += shift

@@ -9,9 +9,9 @@ that expires after the module's `valid_for_days` (never, when that is left out).
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from domain.vocabulary import DomainModel, Identifier, ShortText
+from domain.vocabulary import DomainModel, Identifier, PositiveDays, ShortText
 
 
 class TrainingModule(DomainModel):
@@ -20,7 +20,7 @@ class TrainingModule(DomainModel):
     id: Identifier
     title: ShortText
     description: str = ""
-    valid_for_days: PositiveInt | None = 365
+    valid_for_days: PositiveDays | None = 365
 
 
 class TrainingRequirement(DomainModel):

@@ -5,10 +5,11 @@ words are `Literal` types (with a tuple of their values for ordering and message
 timestamps are constrained types that pydantic checks in its Rust core.
 """
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, GetPydanticSchema, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetPydanticSchema, StringConstraints
 from pydantic_core import core_schema
 
 Constituency = Literal["service_user", "carer", "staff", "decision_maker", "partner", "facilitator"]
@@ -50,8 +51,31 @@ Direction = Literal["up", "down"]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 EngagementId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _printable(value: str) -> str:
+    """Text people read: no control characters (a NUL cannot even be stored; ESC would drive the
+    reader's terminal). Tabs and line breaks are fine."""
+    found = _CONTROL.search(value)
+    if found:
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X}; remove it")
+    return value
+
+
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), AfterValidator(_printable)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), AfterValidator(_printable)
+]
+
+# Bounded numbers for plans: an engagement runs for months, so ten years is a generous ceiling, and a
+# bound keeps date arithmetic and canonical JSON (integers within 2**53) from overflowing.
+MAX_DAYS = 3650
+Days = Annotated[int, Field(ge=0, le=MAX_DAYS)]
+PositiveDays = Annotated[int, Field(ge=1, le=MAX_DAYS)]
+Count = Annotated[int, Field(ge=1, le=10_000)]
 
 
 # An aware timestamp in UTC (offset 0), checked by pydantic's Rust core: a naive time or one with another
@@ -64,7 +88,7 @@ UtcDatetime = Annotated[
 class DomainModel(BaseModel):
     """Base of every plan part, event and state record: immutable, and unknown fields are an error."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 _Record = TypeVar("_Record", bound=DomainModel)

@@ -56,7 +56,7 @@ def _make(cls: type[Event], **values: Any) -> Event:
         return cls(**values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or cls.__name__}: {error['msg']}"
+            f"{'.'.join(str(p) for p in error['loc']) or cls.__name__}: {error['msg'].removeprefix('Value error, ')}"
             for error in exc.errors()
         )
         raise CommandRefused(f"{cls.model_fields['type'].default}: {problems}") from None
@@ -69,6 +69,16 @@ def _current_phase(state: EngagementState, phase_id: str | None) -> str:
     if current is None:
         raise CommandRefused("no phase is running; name the phase")
     return current
+
+
+def _facilitator(state: EngagementState, who: str, what: str) -> None:
+    """Refuse unless ``who`` is one of the engagement's facilitators (who record training, add
+    people and pause or resume: otherwise anyone could make themselves an authorised decider)."""
+    person = state.people.get(who)
+    if person is None:
+        raise CommandRefused(f"there is no person '{who}' in this engagement")
+    if person.constituency != "facilitator":
+        raise CommandRefused(f"only a facilitator may {what}, and {who} is not one")
 
 
 def record_assessment(state: EngagementState, msg: m.RecordAssessment, now: datetime) -> list[Event]:
@@ -119,6 +129,7 @@ def record_session(state: EngagementState, msg: m.RecordSession, now: datetime) 
 
 def record_training(state: EngagementState, msg: m.RecordTraining, now: datetime) -> list[Event]:
     """Completing a module authorises the person for it, until the module's validity runs out."""
+    _facilitator(state, msg.by, "record training")
     module = state.require_plan().modules_by_id.get(msg.module_id)
     if module is None:
         raise CommandRefused(f"there is no training module '{msg.module_id}' in the plan")
@@ -174,6 +185,7 @@ def record_check_in(state: EngagementState, msg: m.RecordCheckIn, now: datetime)
 
 
 def add_participant(state: EngagementState, msg: m.AddParticipant, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "add a participant")
     return [
         _make(
             ParticipantJoined,
@@ -214,6 +226,8 @@ def amend_plan(state: EngagementState, msg: m.AmendPlan, now: datetime) -> list[
 
 def decide_gate(state: EngagementState, msg: m.DecideGate, now: datetime) -> list[Event]:
     """A vote on the open gate: refused (not merely uncounted) when it could not count."""
+    if msg.phase_id not in state.require_plan().phases_by_id:
+        raise CommandRefused(f"there is no phase '{msg.phase_id}' in the plan")
     refusal = vote_refusal(state, msg.phase_id, msg.person_id, msg.choice, msg.reason, now)
     if refusal is not None:
         raise CommandRefused(refusal)
@@ -287,10 +301,12 @@ def change_rung(state: EngagementState, msg: m.ChangeRung, now: datetime) -> lis
 
 
 def pause(state: EngagementState, msg: m.Pause, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "pause the engagement")
     return [_make(EngagementPaused, occurred_at=now, paused_by=msg.by, reason=msg.reason)]
 
 
 def resume(state: EngagementState, msg: m.Resume, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "resume the engagement")
     return [_make(EngagementResumed, occurred_at=now, resumed_by=msg.by, reason=msg.reason)]
 
 

@@ -30,15 +30,19 @@ from domain.vocabulary import (
     Constituency,
     EngagementId,
     Identifier,
-    LongText,
     Rung,
 )
 
 OricItem = float
 
 
+# Free text in a message is taken as sent and checked when the domain event is made (length, no control
+# characters), so a refusal is one sentence from the validator, not a decoding error from the SDK.
+FreeText = str
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 # -- starting --------------------------------------------------------------------------------------------
@@ -86,10 +90,10 @@ class EngagementInput(Message):
 # -- updates -----------------------------------------------------------------------------------------------
 class RecordAssessment(Message):
     by: Identifier
-    past_co_production: LongText
-    what_worked: LongText
-    what_did_not_work: LongText
-    approach_to_change: LongText
+    past_co_production: FreeText
+    what_worked: FreeText
+    what_did_not_work: FreeText
+    approach_to_change: FreeText
     commitment_items: tuple[OricItem, ...] = Field(min_length=5, max_length=5)
     efficacy_items: tuple[OricItem, ...] = Field(min_length=7, max_length=7)
     respondents: PositiveInt | None = None
@@ -107,7 +111,7 @@ class RecordSession(Message):
     phase_id: Identifier | None = None  # the current phase when left out
     activity_id: Identifier | None = None
     session_id: Identifier | None = None  # made from the update id when left out
-    notes: LongText | None = None
+    notes: FreeText | None = None
 
 
 class RecordTraining(Message):
@@ -123,13 +127,13 @@ class RecordMeasurement(Message):
     value: float
     baseline: bool = False
     milestone_id: Identifier | None = None
-    note: LongText | None = None
+    note: FreeText | None = None
 
 
 class RecordCheckIn(Message):
     person_id: Identifier
     comfort: int
-    note: LongText | None = None
+    note: FreeText | None = None
 
 
 class AddParticipant(Message):
@@ -148,20 +152,20 @@ class WidenCohort(Message):
 class AmendPlan(Message):
     by: Identifier
     plan: Plan
-    reason: LongText
+    reason: FreeText
 
 
 class DecideGate(Message):
     person_id: Identifier
     phase_id: Identifier
     choice: VoteChoice
-    reason: LongText | None = None
+    reason: FreeText | None = None
 
 
 class OverrideHold(Message):
     by: Identifier
     phase_id: Identifier
-    reason: LongText
+    reason: FreeText
 
 
 class RecordContribution(Message):
@@ -188,12 +192,12 @@ class ChangeRung(Message):
 
 class Pause(Message):
     by: Identifier
-    reason: LongText
+    reason: FreeText
 
 
 class Resume(Message):
     by: Identifier
-    reason: LongText | None = None
+    reason: FreeText | None = None
 
 
 # -- status ------------------------------------------------------------------------------------------------
