@@ -9,7 +9,7 @@ initial group, or the wider group that joins when the plan widens).
 from typing import Annotated
 
 from domain.personal import PersonalData
-from domain.vocabulary import Cohort, Constituency, DomainModel, Identifier, ShortText
+from domain.vocabulary import Cohort, Constituency, Description, DomainModel, Identifier, ShortText
 
 
 class Role(DomainModel):
@@ -17,7 +17,7 @@ class Role(DomainModel):
 
     id: Identifier
     title: ShortText
-    description: str = ""
+    description: Description = ""
 
 
 class Person(DomainModel):

@@ -30,7 +30,7 @@ from domain.phases import Phase
 from domain.plan_checks import plan_problems
 from domain.recognition_policy import RecognitionPolicy
 from domain.training import TrainingModule, TrainingPolicy
-from domain.vocabulary import DomainModel, ShortText
+from domain.vocabulary import Description, DomainModel, ShortText
 
 # Validation context that checks a plan's structure but not its cross-references. Reading events back
 # from the log uses it: a plan was fully checked when its engagement started, and checks added in later
@@ -44,7 +44,7 @@ Sector = Literal["charity", "public_service", "social_care", "health", "housing"
 class Organisation(DomainModel):
     name: ShortText
     sector: Sector
-    context: str = ""
+    context: Description = ""
 
 
 class Plan(DomainModel):

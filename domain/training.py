@@ -11,7 +11,7 @@ from functools import cached_property
 
 from pydantic import Field
 
-from domain.vocabulary import DomainModel, Identifier, PositiveDays, ShortText
+from domain.vocabulary import Description, DomainModel, Identifier, PositiveDays, ShortText
 
 
 class TrainingModule(DomainModel):
@@ -19,7 +19,7 @@ class TrainingModule(DomainModel):
 
     id: Identifier
     title: ShortText
-    description: str = ""
+    description: Description = ""
     valid_for_days: PositiveDays | None = 365
 
 

@@ -69,6 +69,8 @@ ShortText = Annotated[
 LongText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), AfterValidator(_printable)
 ]
+# Optional prose in a plan (an organisation's context, a role's description): may be empty.
+Description = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_printable)]
 
 # Bounded numbers for plans: an engagement runs for months, so ten years is a generous ceiling, and a
 # bound keeps date arithmetic and canonical JSON (integers within 2**53) from overflowing.
