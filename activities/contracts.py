@@ -40,9 +40,31 @@ class AppendEvents(BaseModel):
     events: list[EventRecord] = Field(min_length=1)
 
 
+class StoredEvent(BaseModel):
+    """An event the log holds for the stream that the workflow does not know of yet (see ``adopted``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    stream_version: int
+    event_id: UUID
+    type: str
+    schema_version: int
+    payload: dict[str, Any]
+    causation_id: str | None = None
+
+
 class AppendReply(BaseModel):
-    """Where the events went; ``duplicate`` when they were stored already (a retried activity)."""
+    """Where the events went; ``duplicate`` when they were stored already (a retried activity).
+
+    ``adopted`` is not empty when the stream had moved past ``expected_version``: an earlier attempt of
+    this workflow committed its append but its workflow task never completed (the worker or the
+    server died after the commit), so the workflow re-ran with a new time and the same event ids. The
+    log is the record: nothing was written now, and these are the events stored after
+    ``expected_version``, for the workflow to take into its state before it tries again.
+    """
 
     positions: list[int]
     stream_version: int
     duplicate: bool
+    adopted: list[StoredEvent] = Field(default_factory=list)

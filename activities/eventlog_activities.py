@@ -14,9 +14,9 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent
+from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent, RecordedEvent
 
-from .contracts import APPEND_EVENTS, AppendEvents, AppendReply
+from .contracts import APPEND_EVENTS, AppendEvents, AppendReply, StoredEvent
 
 log = structlog.get_logger(__name__)
 
@@ -49,9 +49,37 @@ class EventLogActivities:
         try:
             result = await self.log.append(request.stream_id, events, request.expected_version)
         except (ConcurrencyError, DuplicateEventError) as exc:
-            # Someone else wrote this engagement's stream: retrying cannot help, and going on would
-            # make the workflow's state and the log disagree. Fail loudly instead.
-            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+            # The stream is ahead of the workflow. When it is this workflow's own earlier attempt (its
+            # task died after the commit), hand the stored events back for the workflow to adopt.
+            stored = await self.log.read_stream(
+                request.stream_id, after_version=request.expected_version or 0
+            )
+            if request.expected_version is None or not stored or not _own(stored, request):
+                # Someone else wrote this stream, or events are missing: going on would make the
+                # workflow and the log disagree. Fail loudly instead.
+                raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+            log.warning(
+                "adopting events a lost workflow task appended",
+                engagement_id=request.stream_id,
+                versions=[e.stream_version for e in stored],
+            )
+            return AppendReply(
+                positions=[],
+                stream_version=stored[-1].stream_version,
+                duplicate=True,
+                adopted=[
+                    StoredEvent(
+                        position=e.position,
+                        stream_version=e.stream_version,
+                        event_id=e.event_id,
+                        type=e.type,
+                        schema_version=e.schema_version,
+                        payload=e.payload,
+                        causation_id=e.causation_id,
+                    )
+                    for e in stored
+                ],
+            )
         elapsed = timedelta(seconds=time.monotonic() - started)
         meter = activity.metric_meter()
         meter.create_histogram_timedelta(
@@ -71,3 +99,10 @@ class EventLogActivities:
         return AppendReply(
             positions=list(result.positions), stream_version=result.stream_version, duplicate=result.duplicate
         )
+
+
+def _own(stored: list[RecordedEvent], request: AppendEvents) -> bool:
+    """Whether the events after the expected version were written by this workflow (its correlation id
+    is the engagement's), rather than by someone else appending to the stream."""
+    ours = request.events[0].correlation_id
+    return all(e.correlation_id == ours and e.metadata.get("workflow_id") == ours for e in stored)

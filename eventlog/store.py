@@ -212,11 +212,20 @@ class EventLog:
         return int(row[0]) if row else 0
 
     async def read_stream(
-        self, stream_id: str, *, up_to_version: int | None = None, as_of: datetime | None = None
+        self,
+        stream_id: str,
+        *,
+        up_to_version: int | None = None,
+        as_of: datetime | None = None,
+        after_version: int = 0,
     ) -> list[RecordedEvent]:
-        """A stream's events in order; optionally only up to a version, or those that occurred by ``as_of``."""
+        """A stream's events in order; optionally only those after a version, up to a version, or those
+        that occurred by ``as_of``."""
         query = f"SELECT {_COLUMNS} FROM eventlog.audit_events WHERE stream_id = %s"
         params: list[Any] = [stream_id]
+        if after_version:
+            query += " AND stream_version > %s"
+            params.append(after_version)
         if up_to_version is not None:
             query += " AND stream_version <= %s"
             params.append(up_to_version)

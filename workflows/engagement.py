@@ -25,10 +25,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord
+    from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
     from domain.engagement import EMPTY_STATE, EngagementState
     from domain.errors import DomainError
-    from domain.events import EngagementStarted, Event, event_to_record
+    from domain.events import EngagementStarted, Event, event_from_record, event_to_record
     from domain.plan import plan_sha256
     from domain.state import apply
 
@@ -41,8 +41,9 @@ SYSTEM_ACTOR = "coproduce"
 # The append is a local activity: it runs in the worker that runs the workflow task, with no round trip
 # through the server, so an update costs one database commit more than a bare update (measured in
 # bench/workflow.py). It is idempotent (event ids come from workflow.uuid4()), so when a worker dies
-# mid-append and the task runs again elsewhere, the retry finds its events stored. Appends retry until
-# the database is back: an engagement must lose nothing to an outage.
+# mid-append and the task runs again elsewhere, the retry finds its events stored, or, when the lost
+# task had committed them, adopts them from the log (see ``_record``). Appends retry until the
+# database is back: an engagement must lose nothing to an outage.
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 APPEND_TIMEOUT = timedelta(seconds=30)
 MAX_FOLLOW_UPS = 100  # events that may follow one input by themselves; more would be a bug looping
@@ -212,9 +213,14 @@ class EngagementWorkflow:
         *,
         causation: str,
         after: EngagementState | None = None,
-    ) -> AppendReply:
+    ) -> AppendReply | None:
         """Append the events (with their actors) to the log, then make them the state. Call under
-        ``self.lock``. ``after`` is the state after the events when the caller has computed it already."""
+        ``self.lock``. ``after`` is the state after the events when the caller has computed it already.
+
+        Returns None, having written nothing, when the log already held events this workflow had not
+        seen: an earlier attempt committed them but its workflow task was lost (a worker or the server
+        died after the commit; the re-run has a new time, so its events differ). They are adopted into
+        the state, as the record says, and the caller works out its events again from there."""
         records = []
         for event, actor in events:
             event_type, schema_version, payload = event_to_record(event)
@@ -239,6 +245,9 @@ class EngagementWorkflow:
             start_to_close_timeout=APPEND_TIMEOUT,
             retry_policy=APPEND_RETRY,
         )
+        if reply.adopted:
+            self._adopt(reply)
+            return None
         if after is None:
             after = self.state
             for event, _ in events:
@@ -252,6 +261,31 @@ class EngagementWorkflow:
             recorded.add(1, {"event_type": event.type})
         self._index()
         return reply
+
+    def _adopt(self, reply: AppendReply) -> None:
+        """Take events the log holds after our version into the state, and remember the inputs they
+        answered, so a re-sent input gets its first result."""
+        state = self.state
+        answered: dict[str, list[StoredEvent]] = {}
+        for stored in reply.adopted:
+            state = apply(state, event_from_record(stored.type, stored.schema_version, stored.payload))
+            if stored.causation_id and not stored.causation_id.startswith(("start:", "timer:")):
+                answered.setdefault(stored.causation_id, []).append(stored)
+        workflow.logger.warning(
+            "adopted %d event(s) a lost workflow task had recorded (versions %d..%d)",
+            len(reply.adopted), reply.adopted[0].stream_version, reply.stream_version,
+        )  # fmt: skip
+        self.state, self.version = state, reply.stream_version
+        for update_id, stored_events in answered.items():
+            self.seen[update_id] = m.UpdateResult(
+                update_id=update_id,
+                events=[e.type for e in stored_events],
+                positions=[e.position for e in stored_events],
+                stream_version=stored_events[-1].stream_version,
+                summary=", ".join(e.type for e in stored_events),
+            )
+        self.changed = True
+        self._index()
 
     def _index(self) -> None:
         """Bring the search attributes up to date with the state (only what changed)."""
@@ -289,18 +323,22 @@ class EngagementWorkflow:
             return self.seen[update_id]
         await workflow.wait_condition(lambda: self.starting is None)
         async with self.lock:
-            if update_id in self.seen:
-                return self.seen[update_id]
-            now = workflow.now()
-            try:
-                events = build(self.state, msg, now)
-                after = commands.dry_run(self.state, events)
-            except DomainError as exc:  # the state moved on since the validator ran
-                raise UpdateRefused(str(exc), type="UpdateRefused", non_retryable=True) from None
-            actor = commands.actor_of(msg)
-            after, follow_ups = self._follow_ups(after, now)
-            chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in follow_ups]
-            reply = await self._record(chain, causation=update_id, after=after)
+            while True:  # again only when the log held events this workflow had not seen (adopted)
+                if update_id in self.seen:  # ... among them this very input, from a lost attempt
+                    self.changed = True
+                    return self.seen[update_id]
+                now = workflow.now()
+                try:
+                    events = build(self.state, msg, now)
+                    after = commands.dry_run(self.state, events)
+                except DomainError as exc:  # the state moved on since the validator ran
+                    raise UpdateRefused(str(exc), type="UpdateRefused", non_retryable=True) from None
+                actor = commands.actor_of(msg)
+                after, follow_ups = self._follow_ups(after, now)
+                chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in follow_ups]
+                reply = await self._record(chain, causation=update_id, after=after)
+                if reply is not None:
+                    break
             result = m.UpdateResult(
                 update_id=update_id,
                 events=[event.type for event, _ in chain],

@@ -84,7 +84,8 @@ async def compare(
                 if data.get("activity_type") != APPEND_ACTIVITY:
                     continue
                 [reply] = await converter.decode(list(marker.details["result"].payloads), [AppendReply])
-                for position in reply.positions:
+                # positions written now, and those a lost attempt wrote that this append adopted
+                for position in [*reply.positions, *(stored.position for stored in reply.adopted)]:
                     appended[position] = f"history event {event.event_id} of run {run_number}"
                 result.appends += 1
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
