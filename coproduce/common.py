@@ -66,6 +66,9 @@ def explain(exc: BaseException, engagement_id: str | None = None) -> str | None:
     if isinstance(exc, WorkflowAlreadyStartedError):
         return f"an engagement with id '{exc.workflow_id}' exists already; choose another id with --id"
     if isinstance(exc, RPCError):
+        if "already completed" in exc.message or "aborted by closing workflow" in exc.message:
+            which = f"engagement '{engagement_id}'" if engagement_id else "the engagement"
+            return f"{which} has completed; nothing more can be recorded (`coproduce audit timeline` shows its record)"
         if exc.status == RPCStatusCode.NOT_FOUND and engagement_id:
             return f"there is no engagement '{engagement_id}'; `coproduce engagement list` shows them"
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
