@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -73,6 +74,9 @@ class EngagementWorkflow:
         self.indexed: dict[str, str] = {}
         self.lock = asyncio.Lock()
         self.changed = False
+        # Ids of events adopted from a lost task: that task drew them from this run's random sequence,
+        # which this run goes on drawing from, so they are skipped rather than used twice.
+        self.adopted_ids: set[UUID] = set()
         self.timer: asyncio.Task[None] | None = None
         self.timer_at: datetime | None = None
         # Updates may arrive before `run` has recorded the start: they are validated against the started
@@ -226,7 +230,7 @@ class EngagementWorkflow:
             event_type, schema_version, payload = event_to_record(event)
             records.append(
                 EventRecord(
-                    event_id=workflow.uuid4(),
+                    event_id=self._new_event_id(),
                     type=event_type,
                     schema_version=schema_version,
                     payload=payload,
@@ -262,12 +266,20 @@ class EngagementWorkflow:
         self._index()
         return reply
 
+    def _new_event_id(self) -> UUID:
+        """The next event id: deterministic (``workflow.uuid4``), never one a lost task already used."""
+        while True:
+            candidate = workflow.uuid4()
+            if candidate not in self.adopted_ids:
+                return candidate
+
     def _adopt(self, reply: AppendReply) -> None:
         """Take events the log holds after our version into the state, and remember the inputs they
         answered, so a re-sent input gets its first result."""
         state = self.state
         answered: dict[str, list[StoredEvent]] = {}
         for stored in reply.adopted:
+            self.adopted_ids.add(stored.event_id)
             state = apply(state, event_from_record(stored.type, stored.schema_version, stored.payload))
             if stored.causation_id and not stored.causation_id.startswith(("start:", "timer:")):
                 answered.setdefault(stored.causation_id, []).append(stored)
