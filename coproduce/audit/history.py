@@ -170,7 +170,7 @@ def timeline(history: Iterable[Recorded], as_of: datetime | None = None) -> Iter
 
 def _describe(entry: TimelineEntry, event: Event, before: EngagementState, after: EngagementState) -> None:
     """Fill in the entry's particulars for the kind of event it is."""
-    phase_id = getattr(event, "phase_id", None)
+    phase_id = event.__dict__.get("phase_id")  # not getattr: pydantic raises (slowly) for a missing field
     entry.phase_id = phase_id
     match event:
         case VoteCast():

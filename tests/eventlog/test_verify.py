@@ -192,3 +192,16 @@ async def test_a_failed_log_is_never_signed(ten_events: str, signer: Signer) -> 
     superuser_tamper(ten_events, "DELETE FROM eventlog.events WHERE position = 2")
     report, note = await checkpoint_database(ten_events, signer, ORIGIN)
     assert not report.ok and note is None
+
+
+@pytest.mark.parametrize("chunked", [True, False], ids=["streamed in chunks", "keyset pages (libpq < 17)"])
+async def test_the_log_reads_the_same_streamed_in_chunks_or_in_pages(
+    ten_events: str, monkeypatch: pytest.MonkeyPatch, chunked: bool
+) -> None:
+    if not chunked:
+        monkeypatch.setattr(psycopg.capabilities, "has_stream_chunked", lambda check=False: False)
+    report = await verify_database(ten_events, role=AUDITOR_ROLE, batch_size=3)
+    assert (report.ok, report.size) == (True, 10), report.summary()
+    superuser_tamper(ten_events, "DELETE FROM eventlog.events WHERE position = 8")
+    report = await verify_database(ten_events, batch_size=3)
+    assert (report.ok, report.failed_position) == (False, 8)
