@@ -32,6 +32,7 @@ from workflows.engagement import EngagementWorkflow
 W = EngagementWorkflow
 UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
 UPDATE_ATTEMPTS = 4
+START_PATIENCE = 60.0  # seconds to wait for the workflow to record the engagement's start
 
 
 class Responses(BaseModel):
@@ -96,7 +97,11 @@ class ScriptedPeople:
 
     async def run(self, max_weeks: int = 80) -> m.EngagementStatus:
         """Drive until the engagement completes (or ``max_weeks`` pass); returns the last status."""
-        status = await self.status()
+        async with asyncio.timeout(START_PATIENCE):
+            status = await self.status()
+            while status.status == "not_started":  # the workflow is still recording the start
+                await asyncio.sleep(0.05)
+                status = await self.status()
         while status.status != "completed" and self.weeks < max_weeks:
             await self.week(status)
             await self.advance(timedelta(days=7))

@@ -21,6 +21,7 @@ import yaml
 from pydantic import Field, JsonValue, ValidationError, ValidationInfo, model_validator
 
 from domain.decision_areas import DecisionArea
+from domain.differences import differing_leaves
 from domain.errors import PlanError, PlanProblem
 from domain.evaluation import EvaluationStrategy, Indicator, Milestone
 from domain.pace_policy import PacePolicy
@@ -226,9 +227,7 @@ _INDEX = re.compile(r"\[[^\]]*\]")
 
 def plan_diff(old: Plan, new: Plan) -> tuple[PlanChange, ...]:
     """What changed from `old` to `new`, leaf by leaf, sorted by path."""
-    before: dict[str, Any] = {}
-    after: dict[str, Any] = {}
-    _differing_leaves(old.model_dump(mode="json"), new.model_dump(mode="json"), "", before, after)
+    before, after = differing_leaves(old.model_dump(mode="json"), new.model_dump(mode="json"))
     changes: list[PlanChange] = []
     for path in sorted(before.keys() | after.keys()):
         if path in before and path in after and before[path] == after[path]:
@@ -239,54 +238,6 @@ def plan_diff(old: Plan, new: Plan) -> tuple[PlanChange, ...]:
         change = "added" if path not in before else "removed" if path not in after else "changed"
         changes.append(PlanChange(path=path, change=change, before=old_value, after=new_value))
     return tuple(changes)
-
-
-_ABSENT = object()
-
-
-def _differing_leaves(old: Any, new: Any, path: str, before: dict[str, Any], after: dict[str, Any]) -> None:
-    """The leaves of the parts of `old` and `new` that differ (equal subtrees are skipped)."""
-    if old == new:
-        return
-    if isinstance(old, dict) and isinstance(new, dict) and old and new:
-        for key in old.keys() | new.keys():
-            child = f"{path}.{key}" if path else str(key)
-            _differing_leaves(old.get(key, _ABSENT), new.get(key, _ABSENT), child, before, after)
-        return
-    if isinstance(old, list) and isinstance(new, list) and old and new:
-        old_items, new_items = _labelled(old), _labelled(new)
-        for label in old_items.keys() | new_items.keys():
-            child = f"{path}[{label}]"
-            _differing_leaves(
-                old_items.get(label, _ABSENT), new_items.get(label, _ABSENT), child, before, after
-            )
-        return
-    if old is not _ABSENT:
-        _leaves(old, path, before)
-    if new is not _ABSENT:
-        _leaves(new, path, after)
-
-
-def _labelled(items: list[Any]) -> dict[Any, Any]:
-    return {_label(item, i): item for i, item in enumerate(items)}
-
-
-def _label(item: Any, index: int) -> Any:
-    return item.get("id", item.get("key", index)) if isinstance(item, dict) else index
-
-
-def _leaves(value: Any, path: str = "", found: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Flatten a JSON value to {path: leaf}; list items with an `id` or `key` are indexed by it."""
-    found = {} if found is None else found
-    if isinstance(value, dict) and value:
-        for key, item in value.items():
-            _leaves(item, f"{path}.{key}" if path else str(key), found)
-    elif isinstance(value, list) and value:
-        for i, item in enumerate(value):
-            _leaves(item, f"{path}[{_label(item, i)}]", found)
-    else:
-        found[path] = value
-    return found
 
 
 def plan_rescheduled(plan: Plan, starts_on: date) -> Plan:

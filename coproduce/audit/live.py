@@ -22,6 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from activities.contracts import AppendReply
+from domain.differences import differing_paths
 from workflows.messages import EngagementStatus, UpdateResult
 
 from .history import Recorded, state_as_of
@@ -114,9 +115,13 @@ async def compare(
                     f"update {update_id} was accepted with its events at position {position}, but the log "
                     "does not have them there"
                 )
-    folded = state_as_of(history)
-    if folded.model_dump(mode="json") != status.state.model_dump(mode="json"):
+    differ = differing_paths(
+        state_as_of(history).model_dump(mode="json"), status.state.model_dump(mode="json")
+    )
+    if differ:
         result.problems.append(
-            "the fold of the log differs from the workflow's live status: the two records disagree"
+            "the fold of the log differs from the workflow's live status at "
+            + ", ".join(differ[:5])
+            + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
         )
     return result
