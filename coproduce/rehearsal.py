@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import psycopg
@@ -125,6 +125,11 @@ async def rehearse(
                     ),
                     id=engagement_id,
                     task_queue=TASK_QUEUE,
+                    # A generous task timeout: on a loaded machine a slow append would otherwise outlast
+                    # 80% of the default 10 s and the SDK would split the update and its local activity
+                    # across workflow tasks, which the time-skipping server has been seen to replay
+                    # wrongly (a non-determinism error on a later query, once in nine runs under load).
+                    task_timeout=timedelta(seconds=60),
                 )
                 people = ScriptedPeople(handle, env.sleep, plan, responses, on_week)
                 status = await people.run(max_weeks=max_weeks)
