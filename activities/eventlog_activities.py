@@ -3,6 +3,10 @@
 It is idempotent: event ids are made deterministically in the workflow, so when Temporal retries the
 activity (a worker died after the commit but before reporting it, the database restarted mid-append),
 the retry finds the events stored and returns their positions instead of writing them twice.
+
+Personal text (reasons, notes, findings, names) is sealed here, just before it is written, under the
+data keys of the people it belongs to (``activities.personal_data``, ``activities.people_register``):
+the log only ever holds its ciphertext. Sealing is deterministic, so a retry writes the same bytes.
 """
 
 from __future__ import annotations
@@ -16,25 +20,35 @@ from temporalio.exceptions import ApplicationError
 
 from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent, RecordedEvent
 
-from .contracts import APPEND_EVENTS, AppendEvents, AppendReply, StoredEvent
+from .contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
+from .people_register import PeopleRegister
+from .personal_data import open_sealed, owners, seal
 
 log = structlog.get_logger(__name__)
 
 
 class EventLogActivities:
-    """Activities bound to one open ``EventLog`` (the worker owns its connection pool)."""
+    """Activities bound to one open ``EventLog`` (the worker owns its connection pool) and the people
+    register whose keys seal personal text."""
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: EventLog, register: PeopleRegister) -> None:
         self.log = log
+        self.register = register
+
+    async def _sealed_payloads(self, stream_id: str, records: list[EventRecord]) -> list[dict]:
+        needed = set().union(*(owners(r.type, r.payload) for r in records))
+        keys = await self.register.keys_for(stream_id, needed) if needed else {}
+        return [seal(r.type, r.payload, r.event_id, keys) for r in records]
 
     @activity.defn(name=APPEND_EVENTS)
     async def append_events(self, request: AppendEvents) -> AppendReply:
         info = activity.info()
         origin = {"workflow_id": info.workflow_id, "workflow_run_id": info.workflow_run_id}
+        payloads = await self._sealed_payloads(request.stream_id, request.events)
         events = [
             NewEvent(
                 type=record.type,
-                payload=record.payload,
+                payload=payload,
                 event_id=record.event_id,
                 schema_version=record.schema_version,
                 occurred_at=record.occurred_at,
@@ -43,7 +57,7 @@ class EventLogActivities:
                 correlation_id=record.correlation_id,
                 metadata=origin,
             )
-            for record in request.events
+            for record, payload in zip(request.events, payloads, strict=True)
         ]
         started = time.monotonic()
         try:
@@ -63,6 +77,7 @@ class EventLogActivities:
                 engagement_id=request.stream_id,
                 versions=[e.stream_version for e in stored],
             )
+            keys = await self.register.all_keys(request.stream_id)
             return AppendReply(
                 positions=[],
                 stream_version=stored[-1].stream_version,
@@ -74,7 +89,8 @@ class EventLogActivities:
                         event_id=e.event_id,
                         type=e.type,
                         schema_version=e.schema_version,
-                        payload=e.payload,
+                        # the workflow reads the text as the people it belongs to wrote it (or erased)
+                        payload=open_sealed(e.type, e.payload, e.event_id, keys),
                         causation_id=e.causation_id,
                     )
                     for e in stored

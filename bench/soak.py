@@ -88,8 +88,8 @@ from domain.events import event_from_record
 from domain.plan import Plan, plan_from_yaml, plan_rescheduled
 from domain.state import fold
 from eventlog import EventLog, RecordedEvent, verify_database
+from workers.codec import data_converter
 from workers.database import migrate_database
-from workers.temporal import DATA_CONVERTER
 from workers.temporal_binaries import temporal_cli
 from workers.worker import workflow_runner
 from workflows import messages as m
@@ -536,7 +536,7 @@ async def check_all(url: str, everyone: list[TimedPeople], replay_sample: int) -
     verify_seconds = time.monotonic() - started
     if not report.ok:
         failures.append(f"verify_database: {report}")
-    replayer = Replayer(workflows=[W], data_converter=DATA_CONVERTER, workflow_runner=workflow_runner())
+    replayer = Replayer(workflows=[W], data_converter=data_converter(), workflow_runner=workflow_runner())
     replayed = 0
     for people in random.sample(everyone, min(replay_sample, len(everyone))):
         history = await people.handle.fetch_history()
@@ -663,7 +663,7 @@ async def run(url: str, postmaster: int | None, args: argparse.Namespace, tmp: P
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
         dev_server_database_filename=str(db_file),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(),
     ) as env:
         client = env.client
         address = client.service_client.config.target_host

@@ -41,7 +41,7 @@ from temporalio.testing import WorkflowEnvironment
 from bench.bare_workflow import BareGateWorkflow, noop_append
 from domain.plan import Plan, plan_from_yaml
 from eventlog import migrate
-from workers.temporal import DATA_CONVERTER
+from workers.codec import data_converter
 from workers.temporal_binaries import temporal_cli
 from workers.worker import build_worker, open_event_log
 from workflows.engagement import EngagementWorkflow
@@ -155,7 +155,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     log = await open_event_log(url)
     async with (
         await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(temporal_cli()), data_converter=DATA_CONVERTER
+            dev_server_existing_path=str(temporal_cli()), data_converter=data_converter()
         ) as env,
         build_worker(
             env.client, log, TASK_QUEUE, extra_workflows=[BareGateWorkflow], extra_activities=[noop_append]

@@ -23,7 +23,7 @@ from eventlog import WRITER_ROLE, checkpoint_database, verify_database
 from workers.database import database_url
 from workflows.status import build_status
 
-from .audit import bundle, history, keys, live
+from .audit import bundle, disclosure, history, keys, live
 from .common import CommandError, JsonOption, client, fail, out, print_json, run, settings
 from .render import status_view
 
@@ -53,9 +53,19 @@ def parse_as_of(text: str | None) -> datetime | None:
 
 
 async def _history(engagement_id: str) -> list[history.Recorded]:
-    log = await history.open_log(database_url(settings(), start_embedded=False))
+    return (await _shown(engagement_id))[0]
+
+
+async def _shown(
+    engagement_id: str, *, personal_text: bool = True
+) -> tuple[list[history.Recorded], disclosure.Disclosure]:
+    """The engagement's history as this reader may see it, and how people are shown to them."""
+    config = settings()
+    url = database_url(config, start_embedded=False)
+    log = await history.open_log(url)
     try:
-        return await history.load(log, engagement_id)
+        shown = await disclosure.disclosure(log, url, engagement_id, config, personal_text=personal_text)
+        return await history.load(log, engagement_id, shown), shown
     finally:
         await log.close()
 
@@ -70,7 +80,8 @@ def timeline(
     """Every decision in order: gates, votes (with constituency and authorisation), outcomes, holds,
     overrides, amendments, ladder moves, training, check-ins, measurements."""
     moment = parse_as_of(as_of)
-    entries = list(history.timeline(run(lambda: _history(engagement_id)), moment))
+    recorded, shown = run(lambda: _shown(engagement_id), engagement_id)
+    entries = list(history.timeline(recorded, moment, shown.labels))
     if as_json:
         print_json([entry.as_json() for entry in entries])
     elif as_csv:
@@ -231,9 +242,17 @@ def public_key() -> None:
 def export(
     engagement_id: str = typer.Argument(..., help="The engagement's id."),
     out_dir: Path = typer.Option(..., "--out", help="A new folder for the bundle."),
+    personal_text: str = typer.Option(
+        "redacted",
+        "--personal-text",
+        help="'redacted' (default): the report shows no reasons, notes or findings; 'included': it "
+        "shows them as written (for an auditor entitled to see them). The events stay sealed either way.",
+    ),
 ) -> None:
     """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
     checkpoint, the public key, a README for the auditor and the HTML report."""
+    if personal_text not in ("redacted", "included"):
+        fail(f"--personal-text must be 'redacted' or 'included', not {personal_text!r}")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         fail(f"{out_dir} exists and is not an empty folder; choose a new folder for the bundle")
     config = settings()
@@ -250,16 +269,31 @@ def export(
         log = await history.open_log(url)
         try:
             size = report.size
+            shown = await disclosure.disclosure(
+                log, url, engagement_id, config, personal_text=personal_text == "included"
+            )
+            if personal_text == "included" and shown.keys is None:
+                raise CommandError(
+                    "this login or machine may not read personal text (no master key, or no access to the "
+                    "people register), so it cannot be included; export with --personal-text redacted"
+                )
             recorded = [
-                item for item in await history.load(log, engagement_id) if item.record.position <= size
+                item for item in await history.load(log, engagement_id, shown) if item.record.position <= size
             ]
             leaves = await _leaves(log, size)
         finally:
             await log.close()
-        html = render_report(recorded, engagement_id=engagement_id, verification=report.summary())
+        html = render_report(
+            recorded, engagement_id=engagement_id, verification=report.summary(), labels=shown.labels
+        )
+        choice = (
+            "included in report.html as written, at the exporter's choice; events.jsonl keeps it sealed"
+            if personal_text == "included"
+            else "redacted: report.html shows no reasons, notes or findings; events.jsonl keeps them sealed"
+        )
         bundle.write_bundle(
             out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
-            note=note, signer=signer, origin=config.log_origin, report_html=html,
+            note=note, signer=signer, origin=config.log_origin, report_html=html, personal=choice,
         )  # fmt: skip
         return len(recorded), report.summary()
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from workers.logging import configure_logging
 from workers.settings import Settings
 
-from . import audit_commands, engagement_commands, plan_commands, stack_commands
+from . import audit_commands, engagement_commands, people_commands, plan_commands, stack_commands
 
 app = typer.Typer(
     name="coproduce",
@@ -38,6 +38,9 @@ app.add_typer(engagement_commands.engagement_app, name="engagement")
 app.add_typer(engagement_commands.record_app, name="record")
 app.add_typer(engagement_commands.gate_app, name="gate")
 app.add_typer(audit_commands.audit_app, name="audit")
+app.add_typer(people_commands.people_app, name="people")
+app.add_typer(people_commands.keys_app, name="keys")
+app.command("codec-server")(people_commands.codec_server)
 
 
 def main() -> None:

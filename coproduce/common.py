@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -23,11 +24,14 @@ from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.people_register import PeopleRegister, RegisterError
 from domain.errors import PlanError
 from domain.plan import Plan, plan_from_yaml
-from eventlog import MigrationError
-from workers.database import NoStackError
+from eventlog import EventLog, MigrationError
+from workers.codec import PayloadKeyMissing
+from workers.database import NoStackError, database_url
 from workers.embedded_postgres import EmbeddedPostgresError
+from workers.keys import KeySettingError, master_key
 from workers.settings import Settings
 from workers.stack import StackError
 from workers.temporal import connect
@@ -56,7 +60,16 @@ def fail(message: str) -> NoReturn:
 def explain(exc: BaseException, engagement_id: str | None = None) -> str | None:
     """The sentence for an error we know how to explain (None: a bug, let it show)."""
     if isinstance(
-        exc, CommandError | NoStackError | StackError | EmbeddedPostgresError | MigrationError | PlanError
+        exc,
+        CommandError
+        | NoStackError
+        | StackError
+        | EmbeddedPostgresError
+        | MigrationError
+        | PlanError
+        | RegisterError
+        | KeySettingError
+        | PayloadKeyMissing,
     ):
         return str(exc)
     if isinstance(exc, WorkflowUpdateFailedError):
@@ -111,6 +124,18 @@ def load_plan(path: Path) -> Plan:
     except (IsADirectoryError, UnicodeDecodeError):
         raise CommandError(f"{path} is not a plan (a YAML text file)") from None
     return plan_from_yaml(text, str(path))
+
+
+@asynccontextmanager
+async def people_register() -> AsyncIterator[PeopleRegister]:
+    """The people register of the configured database, with this installation's master key."""
+    current = settings()
+    url = await asyncio.to_thread(database_url, current)
+    log = await EventLog.open(url, min_size=1, max_size=2)
+    try:
+        yield PeopleRegister(log.pool, master_key(current))
+    finally:
+        await log.close()
 
 
 async def engagement(engagement_id: str) -> WorkflowHandle:

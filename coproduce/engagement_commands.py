@@ -10,13 +10,17 @@ from typing import Any
 import typer
 import yaml
 from pydantic import ValidationError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.plan import Plan, plan_rescheduled
 from domain.vocabulary import ACTIVITY_TYPES
+from workers.database import database_url
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
 from workflows.messages import EngagementInput, StartEngagement
 
+from .audit.disclosure import Disclosure, forgotten_people
+from .audit.history import open_log
 from .common import (
     CommandError,
     JsonOption,
@@ -26,6 +30,7 @@ from .common import (
     fail,
     load_plan,
     out,
+    people_register,
     print_json,
     run,
     settings,
@@ -113,8 +118,18 @@ def start(
         if lead not in plan.people_by_id:
             raise CommandError(f"--as {lead}: there is no person '{lead}' in the plan")
         ident = engagement_id or f"{_slug(plan.organisation.name)}-{plan.starts_on:%Y-%m}"
-        start = _message(StartEngagement, engagement_id=ident, plan=plan, started_by=lead)
+        _message(StartEngagement, engagement_id=ident, plan=plan, started_by=lead)  # check before registering
         temporal = await client()
+        try:  # never let a second start overwrite the register of an existing engagement
+            await temporal.get_workflow_handle(ident).describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        else:
+            raise CommandError(f"an engagement with id '{ident}' exists already; choose another id with --id")
+        async with people_register() as register:  # names to the register; the workflow gets ids
+            plan = await register.register(ident, plan)
+        start = _message(StartEngagement, engagement_id=ident, plan=plan, started_by=lead)
         await temporal.start_workflow(
             EngagementWorkflow.run,
             EngagementInput(start=start),  # type: ignore[arg-type]
@@ -181,14 +196,28 @@ def status(
 ) -> None:
     """Where an engagement stands: phases, the open gate and its votes, what it waits for, indicators."""
 
-    async def body() -> m.EngagementStatus:
-        return await (await engagement(engagement_id)).query(EngagementWorkflow.status)
+    async def body() -> tuple[m.EngagementStatus, dict[str, str]]:
+        current = await (await engagement(engagement_id)).query(EngagementWorkflow.status)
+        return current, await forgotten_labels(engagement_id)
 
-    current = run(body, engagement_id)
+    current, labels = run(body, engagement_id)
     if as_json:
         print_json(current)
     else:
-        out.print(status_view(current))
+        out.print(status_view(current, labels))
+
+
+async def forgotten_labels(engagement_id: str) -> dict[str, str]:
+    """How the engagement's forgotten people are shown ("forgotten person #n"), from the log; none
+    when the log cannot be read from here (the status still shows)."""
+    try:
+        log = await open_log(database_url(settings(), start_embedded=False))
+    except Exception:
+        return {}
+    try:
+        return Disclosure(forgotten=await forgotten_people(log, engagement_id)).labels
+    finally:
+        await log.close()
 
 
 @engagement_app.command("pause")
@@ -232,6 +261,9 @@ def amend(
         running = current.state.plan
         if running is not None and plan.starts_on != running.starts_on:  # keep the engagement's own dates
             plan = plan_rescheduled(plan, running.starts_on)
+        _message(m.AmendPlan, by=by, plan=plan, reason=reason)  # check before registering
+        async with people_register() as register:
+            plan = await register.register(engagement_id, plan)
         return _message(m.AmendPlan, by=by, plan=plan, reason=reason)
 
     update_command(engagement_id, "amend_plan", run(body, engagement_id), update_id, as_json)

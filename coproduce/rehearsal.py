@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,18 +20,21 @@ from psycopg import sql
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
+from activities.people_register import PeopleRegister
 from domain.plan import Plan, plan_rescheduled
 from eventlog import RecordedEvent
+from workers.codec import data_converter
 from workers.database import embedded_server, migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
+from workers.keys import master_key
 from workers.settings import Settings
 from workers.stack import running_stack
-from workers.temporal import DATA_CONVERTER
 from workers.temporal_binaries import temporal_test_server
 from workers.worker import build_worker, open_event_log
 from workflows.engagement import EngagementWorkflow
 from workflows.messages import EngagementInput, EngagementStatus, StartEngagement
 
+from .audit.disclosure import Disclosure
 from .simulation import Responses, ScriptedPeople
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -107,14 +110,16 @@ async def rehearse(
         await migrate_database(url)
         log = await open_event_log(url)
         plan = plan_rescheduled(plan, date.today())
+        register = PeopleRegister(log.pool, master_key(settings))
+        plan = await register.register(engagement_id, plan)  # as `engagement start` does: names stay here
         try:
             async with (
                 await WorkflowEnvironment.start_time_skipping(
                     test_server_existing_path=str(temporal_test_server()),
-                    data_converter=DATA_CONVERTER,
+                    data_converter=data_converter(settings),
                     runtime=_quiet_runtime(),
                 ) as env,
-                build_worker(env.client, log, TASK_QUEUE),
+                build_worker(env.client, log, TASK_QUEUE, settings=settings),
             ):
                 lead = next((p.id for p in plan.people if p.constituency == "facilitator"), plan.people[0].id)
                 handle = await env.client.start_workflow(
@@ -133,7 +138,9 @@ async def rehearse(
                 )
                 people = ScriptedPeople(handle, env.sleep, plan, responses, on_week)
                 status = await people.run(max_weeks=max_weeks)
-            events = await log.read_stream(engagement_id)
+            # The operator's view: personal text opened with the register's keys (the log keeps it sealed).
+            shown = Disclosure(keys=await register.all_keys(engagement_id))
+            events = [replace(e, payload=shown.payload(e)) for e in await log.read_stream(engagement_id)]
         finally:
             await log.close()
     except BaseException:

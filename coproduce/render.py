@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from rich.console import Group, RenderableType
@@ -13,6 +13,8 @@ from rich.text import Text
 from domain.rules.indicators import IndicatorProgress
 from eventlog import RecordedEvent
 from workflows.messages import EngagementStatus
+
+from .audit.disclosure import relabel
 
 PHASE_MARK = {
     "completed": "[green]done[/]",
@@ -45,7 +47,13 @@ def indicators_table(indicators: Sequence[IndicatorProgress]) -> Table:
     return table
 
 
-def status_view(status: EngagementStatus) -> RenderableType:
+def status_view(status: EngagementStatus, labels: Mapping[str, str] | None = None) -> RenderableType:
+    """Where an engagement stands, for people; the forgotten in ``labels`` are shown by their label."""
+    shown = labels or {}
+
+    def who(text: str) -> str:
+        return relabel(text, shown)
+
     state = status.state
     plan = state.plan
     title = plan.title if plan else status.engagement_id or ""
@@ -60,7 +68,7 @@ def status_view(status: EngagementStatus) -> RenderableType:
     for column in ("phase", "status", "started", "waiting for"):
         phases.add_column(column)
     for phase in status.phases:
-        waiting = "; ".join(phase.pace.waiting_for) if phase.pace and phase.status == "running" else ""
+        waiting = who("; ".join(phase.pace.waiting_for)) if phase.pace and phase.status == "running" else ""
         if phase.held_since:
             waiting = f"[red]held since {day(phase.held_since)}[/]: {escape(waiting)}"
         phases.add_row(
@@ -72,7 +80,7 @@ def status_view(status: EngagementStatus) -> RenderableType:
     if gate is not None:
         table = Table(
             title=f"Gate '{gate.phase_id}', round {gate.round}: {gate.status} ({gate.method}), "
-            f"opened {day(gate.opened_at)} at the request of {gate.requested_by}",
+            f"opened {day(gate.opened_at)} at the request of {who(gate.requested_by)}",
             title_justify="left",
         )
         for column in ("constituency", "approvals needed", "approve", "object", "abstain"):
@@ -86,12 +94,12 @@ def status_view(status: EngagementStatus) -> RenderableType:
                 str(row.abstain),
             )
         parts.append(table)
-        uncounted = [f"{v.person_id} ({v.not_counted_reason})" for v in gate.votes if not v.counted]
+        uncounted = [f"{who(v.person_id)} ({v.not_counted_reason})" for v in gate.votes if not v.counted]
         if uncounted:
             parts.append(Text("Votes that do not count: " + "; ".join(uncounted), style="red"))
-        parts.append(Text("May still vote: " + (", ".join(gate.may_still_vote) or "nobody")))
+        parts.append(Text("May still vote: " + (", ".join(map(who, gate.may_still_vote)) or "nobody")))
     if status.waiting_for:
-        parts.append(Text("Waiting for: " + "; ".join(status.waiting_for), style="yellow"))
+        parts.append(Text("Waiting for: " + who("; ".join(status.waiting_for)), style="yellow"))
     if status.indicators:
         parts.append(indicators_table(status.indicators))
     if status.next_due:

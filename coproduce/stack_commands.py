@@ -26,6 +26,11 @@ db_app = typer.Typer(help="The event log's PostgreSQL database.", no_args_is_hel
 def describe(info: StackInfo) -> None:
     out.print(f"Temporal      {info.temporal_address}  (namespace {info.namespace})")
     out.print(f"Temporal UI   {info.temporal_ui}")
+    if info.codec_endpoint:
+        out.print(
+            f"Codec server  {info.codec_endpoint}  (decrypts payloads for the web UI; for the stock CLI: "
+            f"--codec-endpoint {info.codec_endpoint})"
+        )
     out.print(
         f"PostgreSQL    {info.database_url.split('@')[-1]}  (database coproduce; credentials in stack.json)"
     )

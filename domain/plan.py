@@ -240,6 +240,18 @@ def plan_diff(old: Plan, new: Plan) -> tuple[PlanChange, ...]:
     return tuple(changes)
 
 
+def plan_pseudonymised(plan: Plan) -> Plan:
+    """The plan as the workflow and the log hold it: each person's name replaced by their id, and no
+    contact details (names and contact details live in the people register, which can forget them)."""
+    if all(p.display_name == p.id and p.contact is None for p in plan.people):
+        return plan
+    data = plan.model_dump(mode="json", exclude_defaults=True)
+    for person in data["people"]:
+        person["display_name"] = person["id"]
+        person.pop("contact", None)
+    return Plan.model_validate(data)
+
+
 def plan_rescheduled(plan: Plan, starts_on: date) -> Plan:
     """The same plan moved in time to start on `starts_on`: its end and every dated milestone move by the
     same number of days. For starting a plan written for other dates, and for simulations."""

@@ -21,6 +21,12 @@ from psycopg import sql
 from eventlog import EventLog
 from workers.database import migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
+from workers.keys import new_key_text
+
+# One set of secret keys for the whole session, in the environment so that every process a test starts
+# (workers, the CLI, a stack) seals and encrypts with the same keys, as an installation's processes do.
+os.environ.setdefault("COPRODUCE_MASTER_KEY", new_key_text())
+os.environ.setdefault("COPRODUCE_PAYLOAD_KEYS", f"test-session={new_key_text()}")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@
 | ``COPRODUCE_OTLP_ENDPOINT`` | where to send OpenTelemetry traces (OTLP over HTTP, e.g. ``http://collector:4318/v1/traces``) | none (off) |
 | ``COPRODUCE_SECRETS_DIR`` | a folder of secret files named after the variables (``coproduce_database_url``, ...) | none |
 | ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
+| ``COPRODUCE_MASTER_KEY`` | base64 of 32 random bytes: wraps the people register's data keys (``workers/keys.py``) | the key file in the state directory |
+| ``COPRODUCE_PAYLOAD_KEYS`` | ``id=base64`` entries, comma-separated, the first encrypts: Temporal payload encryption | the key file in the state directory |
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_origin: str = "coproduce/eventlog"
     checkpoint_key: SecretStr | None = Field(default=None, description="checkpoint signing key string")
+    master_key: SecretStr | None = None
+    payload_keys: SecretStr | None = None
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
     temporal_tls_ca: Path | None = None

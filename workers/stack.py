@@ -29,18 +29,22 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
 
 import structlog
 from temporalio.client import Client
 
+from .codec import codec, data_converter
+from .codec_server import make_server
 from .database import EMBEDDED_DATABASE, ensure_database, migrate_database
 from .embedded_postgres import EmbeddedPostgres
 from .settings import Settings
-from .temporal import DATA_CONVERTER
 from .temporal_binaries import temporal_cli
 
 log = structlog.get_logger(__name__)
@@ -62,6 +66,7 @@ class StackInfo:
     temporal_pid: int
     database_url: str
     namespace: str = "default"
+    codec_endpoint: str = ""  # decrypts payloads for the web UI and the stock CLI (--codec-endpoint)
 
 
 class StackPaths:
@@ -75,24 +80,37 @@ class StackPaths:
         self.logs = state_dir / "logs"
 
 
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise StackError("no free port on 127.0.0.1")
+def _free_ports(preferred: dict[str, int], taken: Iterable[int] = ()) -> dict[str, int]:
+    """A free port for each name: the preferred one when free, else any. The sockets stay bound until
+    every port is chosen, so no two names get the same one."""
+    chosen: dict[str, int] = {}
+    with contextlib.ExitStack() as held:
+        for name, port in preferred.items():
+            for candidate in (port, 0):
+                if candidate and candidate in taken:
+                    continue
+                sock = held.enter_context(socket.socket())
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind(("127.0.0.1", candidate))
+                except OSError:
+                    continue
+                chosen[name] = sock.getsockname()[1]
+                break
+            else:
+                raise StackError("no free port on 127.0.0.1")
+    return chosen
 
 
 def _ports(paths: StackPaths) -> dict[str, int]:
     """The stack's ports: chosen once (the usual ones when free), then kept."""
     if paths.ports.exists():
-        return {k: int(v) for k, v in json.loads(paths.ports.read_text()).items()}
-    ports = {"temporal": _free_port(7233)}
-    ports["ui"] = _free_port(8233 if ports["temporal"] == 7233 else 0)
+        ports = {k: int(v) for k, v in json.loads(paths.ports.read_text()).items()}
+        if "codec" not in ports:  # chosen by an older version of the stack
+            ports |= _free_ports({"codec": 0}, taken=ports.values())
+            paths.ports.write_text(json.dumps(ports))
+        return ports
+    ports = _free_ports({"temporal": 7233, "ui": 8233, "codec": 8089})
     paths.ports.write_text(json.dumps(ports))
     return ports
 
@@ -154,6 +172,7 @@ class Stack:
         self.paths = StackPaths(settings.state_dir)
         self.postgres = EmbeddedPostgres(self.paths.postgres)
         self.temporal: subprocess.Popen[bytes] | None = None
+        self.codec_server: ThreadingHTTPServer | None = None
         self._lock_handle: IO[str] | None = None
 
     # -- the single-instance lock ---------------------------------------------------------------------
@@ -208,6 +227,7 @@ class Stack:
             "--db-filename", str(self.paths.temporal_db),
             "--ip", "127.0.0.1", "--port", str(ports["temporal"]), "--ui-port", str(ports["ui"]),
             "--namespace", self.settings.temporal_namespace, "--ui-disable-news-fetch", "--log-level", "warn",
+            "--ui-codec-endpoint", f"http://127.0.0.1:{ports['codec']}",
         ]  # fmt: skip
         for name in SEARCH_ATTRIBUTES:
             args += ["--search-attribute", f"{name}=Keyword"]
@@ -216,6 +236,15 @@ class Stack:
             args, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
         output.close()
+
+    def start_codec_server(self, ports: dict[str, int]) -> None:
+        """Decrypt payloads for the dev server's web UI and the stock CLI, on this machine only."""
+        ui = f"http://127.0.0.1:{ports['ui']}"
+        self.codec_server = make_server(
+            codec(self.settings), "127.0.0.1", ports["codec"], origins=[ui, ui.replace("127.0.0.1", "localhost")],
+            token=None,
+        )  # fmt: skip
+        threading.Thread(target=self.codec_server.serve_forever, name="codec-server", daemon=True).start()
 
     async def wait_for_temporal(self, address: str, timeout: float = 60) -> Client:
         deadline = time.monotonic() + timeout
@@ -227,7 +256,9 @@ class Stack:
                 )
             try:
                 return await Client.connect(
-                    address, namespace=self.settings.temporal_namespace, data_converter=DATA_CONVERTER
+                    address,
+                    namespace=self.settings.temporal_namespace,
+                    data_converter=data_converter(self.settings),
                 )
             except RuntimeError:
                 if time.monotonic() > deadline:
@@ -242,6 +273,7 @@ class Stack:
         ports = _ports(self.paths)
         database_url = await asyncio.to_thread(self.start_postgres)
         await migrate_database(database_url)
+        self.start_codec_server(ports)
         self.start_temporal(ports)
         address = f"127.0.0.1:{ports['temporal']}"
         client = await self.wait_for_temporal(address)
@@ -253,6 +285,7 @@ class Stack:
             temporal_pid=self.temporal.pid,
             database_url=database_url,
             namespace=self.settings.temporal_namespace,
+            codec_endpoint=f"http://127.0.0.1:{ports['codec']}",
         )
         tmp = self.paths.info.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(info)))
@@ -262,7 +295,11 @@ class Stack:
 
     # -- stopping -------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the dev server and PostgreSQL, cleanly, and give up the lock."""
+        """Stop the dev server, the codec server and PostgreSQL, cleanly, and give up the lock."""
+        if self.codec_server is not None:
+            self.codec_server.shutdown()
+            self.codec_server.server_close()
+            self.codec_server = None
         if self.temporal is not None and self.temporal.poll() is None:
             self.temporal.send_signal(signal.SIGTERM)
             try:

@@ -1,4 +1,5 @@
-"""Connecting to Temporal the same way everywhere: the pydantic data converter on every client."""
+"""Connecting to Temporal the same way everywhere: the pydantic data converter and the payload encryption
+codec (``workers.codec``) on every client."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from temporalio.client import Client, Interceptor
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from .codec import data_converter
 from .database import NoStackError
 from .settings import Settings
-
-DATA_CONVERTER = pydantic_data_converter
 
 
 def temporal_address(settings: Settings) -> str:
@@ -56,13 +55,13 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
 async def connect(
     settings: Settings, runtime: Runtime | None = None, interceptors: Sequence[Interceptor] = ()
 ) -> Client:
-    """A client for the configured (or embedded) Temporal, with the pydantic data converter, TLS or an
+    """A client for the configured (or embedded) Temporal, with the pydantic data converter and payload encryption, TLS or an
     API key when configured, and the given runtime (its metrics) and interceptors (tracing)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         temporal_address(settings),
         namespace=settings.temporal_namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings),
         tls=tls_config(settings),
         api_key=api_key,
         runtime=runtime,

@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.eventlog_activities import EventLogActivities
+from activities.people_register import PeopleRegister
 from domain.upcasters import UPCASTERS
 from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
 
 from .database import database_url
+from .keys import master_key
 from .observability import report_gauges, runtime, tracing_interceptors
 from .search_attributes import ensure_search_attributes
 from .settings import Settings
@@ -55,9 +57,12 @@ def build_worker(
     *,
     extra_workflows: Sequence[type] = (),
     extra_activities: Sequence[Callable[..., Any]] = (),
+    settings: Settings | None = None,
 ) -> Worker:
-    """A worker for engagement workflows and their event-log activities on ``task_queue``."""
-    activities = EventLogActivities(event_log)
+    """A worker for engagement workflows and their event-log activities on ``task_queue``; personal
+    text is sealed with the people register's keys under the master key of ``settings``."""
+    register = PeopleRegister(event_log.pool, master_key(settings or Settings()))
+    activities = EventLogActivities(event_log, register)
     return Worker(
         client,
         task_queue=task_queue,
@@ -87,7 +92,7 @@ async def serve_worker(
         log.warning("could not check search attributes; register them by hand", error=str(exc))
     event_log = await open_event_log(url)
     try:
-        worker = build_worker(client, event_log, settings.task_queue)
+        worker = build_worker(client, event_log, settings.task_queue, settings=settings)
         log.info("worker started", task_queue=settings.task_queue, namespace=settings.temporal_namespace)
         gauges = (
             asyncio.create_task(report_gauges(client, event_log, metrics.metric_meter, stop))

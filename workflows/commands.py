@@ -38,7 +38,7 @@ from domain.events import (
     TrainingCompleted,
     VoteCast,
 )
-from domain.plan import plan_diff, plan_sha256
+from domain.plan import plan_diff, plan_pseudonymised, plan_sha256
 from domain.rules.eligibility import vote_refusal
 from domain.state import apply
 from domain.training import authorisation_expires_at
@@ -208,15 +208,16 @@ def widen_cohort(state: EngagementState, msg: m.WidenCohort, now: datetime) -> l
 
 
 def amend_plan(state: EngagementState, msg: m.AmendPlan, now: datetime) -> list[Event]:
-    changes = plan_diff(state.require_plan(), msg.plan)
+    plan = plan_pseudonymised(msg.plan)  # names stay in the people register, never in the log
+    changes = plan_diff(state.require_plan(), plan)
     if not changes:
         raise CommandRefused("the amended plan is the same as the current one; there is nothing to record")
     return [
         _make(
             PlanAmended,
             occurred_at=now,
-            plan=msg.plan,
-            plan_sha256=plan_sha256(msg.plan),
+            plan=plan,
+            plan_sha256=plan_sha256(plan),
             changes=changes,
             amended_by=msg.by,
             reason=msg.reason,

@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.engagement import EMPTY_STATE, EngagementState
     from domain.errors import DomainError
     from domain.events import EngagementStarted, Event, event_from_record, event_to_record
-    from domain.plan import plan_sha256
+    from domain.plan import plan_pseudonymised, plan_sha256
     from domain.state import apply
 
     from . import commands, search
@@ -83,11 +83,12 @@ class EngagementWorkflow:
         # state, and their handlers wait for the start to be durable.
         self.starting: EngagementStarted | None = None
         if inp.start is not None and not carried:
+            plan = plan_pseudonymised(inp.start.plan)  # names stay in the people register, never in the log
             self.starting = EngagementStarted(
                 occurred_at=workflow.now(),
                 engagement_id=inp.start.engagement_id,
-                plan=inp.start.plan,
-                plan_sha256=plan_sha256(inp.start.plan),
+                plan=plan,
+                plan_sha256=plan_sha256(plan),
                 started_by=inp.start.started_by,
             )
 

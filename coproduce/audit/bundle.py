@@ -105,7 +105,7 @@ def write_bundle(
     signer: Signer,
     origin: str,
     report_html: str,
-    personal: str = "included as recorded",
+    personal: str = "redacted: report.html shows no reasons, notes or findings; events.jsonl keeps them sealed",
 ) -> Path:
     """Write the bundle for ``events`` (the engagement's events up to the checkpoint) into ``out``.
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -62,6 +62,7 @@ from domain.state import apply
 from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent
 
 from ..common import CommandError
+from .disclosure import Disclosure, relabel
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +88,16 @@ async def open_log(database_url: str) -> EventLog:
     return await EventLog.open(database_url, role=role, min_size=1, max_size=2)
 
 
-def decode(records: Iterable[RecordedEvent]) -> list[Recorded]:
-    """Pair each stored event with its domain event (upcast from older schema versions)."""
-    return [Recorded(r, event_from_record(r.type, r.schema_version, r.payload)) for r in records]
+def decode(records: Iterable[RecordedEvent], disclosure: Disclosure | None = None) -> list[Recorded]:
+    """Pair each stored event with its domain event (upcast from older schema versions), its personal
+    text opened as far as ``disclosure`` allows (withheld without one)."""
+    shown = disclosure or Disclosure()
+    return [Recorded(r, event_from_record(r.type, r.schema_version, shown.payload(r))) for r in records]
 
 
-async def load(log: EventLog, engagement_id: str) -> list[Recorded]:
+async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None = None) -> list[Recorded]:
     """Every event of one engagement, in order; a clear error when the log has none."""
-    history = decode(await log.read_stream(engagement_id))
+    history = decode(await log.read_stream(engagement_id), disclosure)
     if not history:
         raise CommandError(
             f"the event log has no engagement '{engagement_id}'; "
@@ -145,9 +148,12 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def timeline(history: Iterable[Recorded], as_of: datetime | None = None) -> Iterator[TimelineEntry]:
+def timeline(
+    history: Iterable[Recorded], as_of: datetime | None = None, labels: Mapping[str, str] | None = None
+) -> Iterator[TimelineEntry]:
     """The decision history, one entry per event, folding as it goes (so each entry sees the state the
-    rules saw when it happened). Stops at ``as_of`` (occurred time) when given."""
+    rules saw when it happened). Stops at ``as_of`` (occurred time) when given. People in ``labels``
+    (the forgotten) are shown by their label instead of their id."""
     state = EMPTY_STATE
     for item in history:
         event = item.event
@@ -165,6 +171,12 @@ def timeline(history: Iterable[Recorded], as_of: datetime | None = None) -> Iter
             person_id=record.actor if record.actor != "coproduce" else None,
         )
         _describe(entry, event, before, state)
+        if labels:
+            entry.what = relabel(entry.what, labels)
+            entry.person_id = labels.get(entry.person_id or "", entry.person_id)
+            entry.not_counted_reason = entry.not_counted_reason and relabel(entry.not_counted_reason, labels)
+            entry.reason = entry.reason and relabel(entry.reason, labels)
+            entry.detail = _relabelled(entry.detail, labels)
         yield entry
 
 
@@ -310,6 +322,17 @@ def _describe(entry: TimelineEntry, event: Event, before: EngagementState, after
             entry.what = f"reminder sent: {event.kind.replace('_', ' ')}" + (
                 f" ({event.reference})" if event.reference else ""
             )
+
+
+def _relabelled(value: Any, labels: Mapping[str, str]) -> Any:
+    """``value`` (an entry's detail) with every string naming a labelled person relabelled."""
+    if isinstance(value, str):
+        return relabel(value, labels)
+    if isinstance(value, dict):
+        return {key: _relabelled(item, labels) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_relabelled(item, labels) for item in value]
+    return value
 
 
 def _constituency(state: EngagementState, person_id: str) -> str | None:

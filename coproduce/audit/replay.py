@@ -22,10 +22,13 @@ from datetime import datetime
 from itertools import chain, groupby
 from operator import itemgetter
 from typing import Any, NamedTuple, cast
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
 
+from activities.people_register import forgotten_stream
+from activities.personal_data import PREFIX, open_sealed
 from domain.events import event_from_json, event_from_record
 from eventlog import RecordedEvent
 
@@ -91,10 +94,16 @@ def decode_entry(entry: bytes) -> tuple[str, int, dict[str, Any], str | dict[str
     return doc["type"], doc["schema_version"], doc.get("metadata") or {}, doc["payload"]
 
 
+SEALED = '"' + PREFIX
+FORGOTTEN_PREFIX = forgotten_stream("")
+
+
 def decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[Recorded]:
     """Rows of ``REPLAY_QUERY`` (one stream's) as ``Recorded`` items for ``history.timeline``."""
     for _, stream_version, position, recorded_at, entry in rows:
         event_type, schema_version, metadata, payload = decode_entry(entry)
+        if isinstance(payload, str) and SEALED in payload:  # personal text: shown as withheld
+            payload = open_sealed(event_type, json.loads(payload), UUID(int=0), None)
         if isinstance(payload, str):
             event = event_from_json(event_type, schema_version, payload)
         else:
@@ -133,5 +142,7 @@ def replay_timelines(
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = chain.from_iterable(read_pages(conn, batch_size))
             for stream_id, stream_rows in groupby(rows, key=itemgetter(0)):
+                if stream_id.startswith(FORGOTTEN_PREFIX):
+                    continue  # who was forgotten: not an engagement's own events
                 for entry in timeline(decode_rows(stream_rows)):
                     yield stream_id, entry

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -174,8 +174,8 @@ class _Story:
     check_ins: list[tuple[datetime, int]] = field(default_factory=list)
 
 
-def _read(history: Sequence[Recorded]) -> _Story:
-    story = _Story(entries=list(timeline(history)))
+def _read(history: Sequence[Recorded], labels: Mapping[str, str]) -> _Story:
+    story = _Story(entries=list(timeline(history, labels=labels)))
     rounds = story.rounds
     for item, entry in zip(history, story.entries, strict=True):
         event = item.event
@@ -587,14 +587,18 @@ def _ladder(state: EngagementState) -> str:
     )
 
 
-def _recognition(state: EngagementState) -> str:
+def _recognition(state: EngagementState, labels: Mapping[str, str]) -> str:
     policy = state.require_plan().recognition
     lines = recognition_owed(state)
     rows = []
     for r in lines:
         person = state.people.get(r.person_id)
         money = (r.fee_earned_pence, r.fee_paid_pence, r.expenses_claimed_pence, r.expenses_paid_pence)
-        cells = (_e(r.person_id), _e(_words(person and person.constituency)), f"{r.minutes:,}")
+        cells = (
+            _e(labels.get(r.person_id, r.person_id)),
+            _e(_words(person and person.constituency)),
+            f"{r.minutes:,}",
+        )
         rows.append(_row(*cells, f"{r.minutes / 60:,.1f}", *map(_gbp, money), _gbp(r.total_owed_pence)))
     empty = '<tr><td colspan="9" class="empty">No time was logged for recognition in this history.</td></tr>'
     minutes = sum(r.minutes for r in lines)
@@ -645,15 +649,17 @@ def render_report(
     engagement_id: str,
     verification: str | None = None,
     generated_at: datetime | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> str:
     """One self-contained HTML page reporting the engagement ``history`` (as ``history.decode`` gives it).
 
     ``verification`` is the log's verification sentence (e.g. "OK: 438 events, Merkle root ..."), shown
-    in the header when given; ``generated_at`` defaults to now.
+    in the header when given; ``generated_at`` defaults to now. People in ``labels`` (the forgotten)
+    are shown by their label ("forgotten person #2") instead of their id.
     """
     state = state_as_of(history)
     plan = state.require_plan()
-    story = _read(history)
+    story = _read(history, labels or {})
     first = state.started_at or story.entries[0].occurred_at
     last = max(state.last_event_at or first, datetime.combine(plan.ends_on, datetime.min.time(), UTC))
     scale = _Scale(first - timedelta(days=3), last + timedelta(days=3), 300, 985)
@@ -664,7 +670,7 @@ def render_report(
         _comfort(state, story, _Scale(scale.start, scale.end, 40, 985)),
         _indicators(state, scale),
         _ladder(state),
-        _recognition(state),
+        _recognition(state, labels or {}),
         _timeline(story),
     )
     return (

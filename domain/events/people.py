@@ -1,9 +1,21 @@
 """Events about who takes part and what they are trained and authorised for."""
 
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
 
 from domain.events.base import Event, PersonId
-from domain.vocabulary import Cohort, Constituency, Identifier, UtcDatetime
+from domain.personal import PersonalData
+from domain.vocabulary import (
+    Cohort,
+    Constituency,
+    DomainModel,
+    EngagementId,
+    Identifier,
+    LongText,
+    ShortText,
+    UtcDatetime,
+)
 
 
 class ParticipantJoined(Event):
@@ -46,3 +58,20 @@ class AuthorisationExpired(Event):
     type: Literal["authorisation_expired"] = "authorisation_expired"
     person_id: PersonId
     module_id: Identifier
+
+
+class PersonForgotten(DomainModel):
+    """A person was forgotten at someone's request: their name and data key were destroyed, so their
+    text in the log can no longer be read. Kept in the log stream ``people:<engagement id>`` (not the
+    engagement's own stream, which the workflow alone writes, and which may have completed): it changes
+    no decision, only how people are shown ("forgotten person #n")."""
+
+    TYPE: ClassVar[str] = "person_forgotten"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    engagement_id: EngagementId
+    person_id: PersonId
+    number: int = Field(ge=1)
+    requested_by: ShortText
+    reason: Annotated[LongText, PersonalData(owner="requested_by")]
+    occurred_at: UtcDatetime

@@ -19,6 +19,7 @@ import pytest
 from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
 
+from coproduce.audit.disclosure import disclosure
 from coproduce.audit.history import Recorded, decode
 from coproduce.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
@@ -31,7 +32,8 @@ from tests.workflows.conftest import (  # noqa: F401  (client, env, writer_log: 
     start_engagement,
     writer_log,
 )
-from workers.temporal import DATA_CONVERTER
+from workers.codec import data_converter
+from workers.settings import Settings
 from workers.temporal_binaries import temporal_test_server
 from workers.worker import build_worker, open_event_log
 from workflows.messages import EngagementStatus
@@ -54,7 +56,7 @@ async def _run_year(url: str) -> Year:
     try:
         async with (
             await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER
+                test_server_existing_path=str(temporal_test_server()), data_converter=data_converter()
             ) as env,
             build_worker(env.client, log, TASK_QUEUE),
         ):
@@ -64,7 +66,8 @@ async def _run_year(url: str) -> Year:
                 handle, env.sleep, plan, demo_responses(plan), lambda _, status: weekly.append(status)
             )
             final = await people.run(max_weeks=90)
-        history = decode(await log.read_stream(ENGAGEMENT))
+        shown = await disclosure(log, url, ENGAGEMENT, Settings())  # the operator's view: text opened
+        history = decode(await log.read_stream(ENGAGEMENT), shown)
     finally:
         await log.close()
     return Year(url, ENGAGEMENT, weekly, final, history)

@@ -17,6 +17,7 @@ import pytest
 
 from coproduce.audit.bundle import COVERED, SUMS, SUMS_SIGNATURE, verify_bundle
 from tests.eventlog.test_verify import _rewrite_everything, delete_stored_checkpoints
+from tests.session_keys import SESSION_KEYS
 
 from .conftest import Year, tamper
 
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def audit(*args: str, url: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env.update(COPRODUCE_STATE_DIR=str(state), COPRODUCE_DATABASE_URL=url)
     return subprocess.run(
         [sys.executable, "-m", "coproduce", "audit", *args],

@@ -15,6 +15,7 @@ from coproduce.audit import live
 from coproduce.audit.history import decode
 from domain.events import CheckInRecorded, event_to_record
 from eventlog import EventLog, NewEvent
+from tests.session_keys import SESSION_KEYS
 from tests.workflows.conftest import start_engagement, wait_until_started
 from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn
@@ -59,7 +60,7 @@ async def test_the_log_and_the_workflow_agree_until_someone_changes_the_log(
     assert any("differs from the workflow's live status" in p for p in found.problems)
 
     # the CLI says the same, through Temporal, and exits 1
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     environment.update(
         COPRODUCE_DATABASE_URL=database_url,
         COPRODUCE_TEMPORAL_ADDRESS=client.service_client.config.target_host,

@@ -30,7 +30,9 @@ def test_the_views_say_what_the_log_says(year: Year) -> None:
         ).fetchall()
         assert [r[0] for r in rows] == [v.record.position for v in votes]
         for (_, person, constituency, choice, reason), vote in zip(rows, votes, strict=True):
-            assert (person, choice, reason) == (vote.event.person_id, vote.event.choice, vote.event.reason)
+            # the auditor's psql sees that a reason was given, never its text (sealed personal data)
+            given = "(sealed)" if vote.event.reason is not None else None
+            assert (person, choice, reason) == (vote.event.person_id, vote.event.choice, given)
             assert constituency  # from the gate's roster
 
         decided = conn.execute(

@@ -32,8 +32,9 @@ from typing import TypeVar
 import psycopg
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from tests.session_keys import SESSION_KEYS
+from workers.codec import data_converter
 from workers.temporal_binaries import temporal_cli
 from workflows.engagement import EngagementWorkflow
 
@@ -104,7 +105,9 @@ class Stack:
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS
+        }
         self.env["COPRODUCE_STATE_DIR"] = str(state_dir)
         self.env["COLUMNS"] = "200"  # long sentences stay on one line, as the tests read them
 
@@ -185,9 +188,7 @@ class Stack:
 
     async def client(self) -> Client:
         """A Python temporalio client of the stack's dev server, with coproduce's data converter."""
-        return await Client.connect(
-            str(self.info()["temporal_address"]), data_converter=pydantic_data_converter
-        )
+        return await Client.connect(str(self.info()["temporal_address"]), data_converter=data_converter())
 
     # -- the log -------------------------------------------------------------------------------------
     def info(self) -> dict[str, object]:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 
+from tests.session_keys import SESSION_KEYS
+
 COPRODUCE = [sys.executable, "-m", "coproduce"]
 
 
@@ -17,7 +19,7 @@ def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     return {**env, **extra}
 
 

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.domain.plans import SMALL_PLAN_YAML
+from tests.session_keys import SESSION_KEYS
 
 # A plan whose first two gates can open at once (no minimum dwell), so a test can decide them in real
 # time; service user representatives need the 'sdm' module to decide the second.
@@ -33,7 +34,9 @@ class Cli:
     """Runs `coproduce` the way a person at a terminal would, in one state directory."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS
+        }
         self.env["COPRODUCE_STATE_DIR"] = str(state_dir)
         self.state_dir = state_dir
 

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.session_keys import SESSION_KEYS
+
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "domain" / "broken_plans"
 
 
 def coproduce(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env["COPRODUCE_STATE_DIR"] = str(state)
     return subprocess.run(
         [sys.executable, "-m", "coproduce", *args],
@@ -96,7 +98,7 @@ def test_the_demo_runs_a_year_and_verifies_its_log(state: Path) -> None:
 
 
 def test_up_in_the_foreground_stops_everything_on_ctrl_c(state: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env["COPRODUCE_STATE_DIR"] = str(state)
     up = subprocess.Popen(
         [sys.executable, "-m", "coproduce", "up"],

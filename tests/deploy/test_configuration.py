@@ -14,6 +14,7 @@ import pytest
 from temporalio.service import TLSConfig
 
 from eventlog import AppendResult, EventLog, NewEvent
+from tests.session_keys import SESSION_KEYS
 from workers.database import NoStackError
 from workers.settings import Settings
 from workers.temporal import tls_config
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env.update(extra)
     return env
 

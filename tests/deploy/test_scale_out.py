@@ -20,9 +20,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from eventlog import EventLog, verify_database
+from tests.session_keys import SESSION_KEYS
 from tests.workflows.conftest import example_plan
 from tests.workflows.invariants import assert_each_update_logged_once, assert_log_matches_status
-from workers.temporal import DATA_CONVERTER
+from workers.codec import data_converter
 from workers.temporal_binaries import temporal_cli
 from workflows import search
 from workflows.engagement import EngagementWorkflow as W
@@ -36,7 +37,7 @@ PEOPLE = ("t01", "t02", "t03", "d01", "d02")
 
 
 def start_worker(address: str, database_url: str, state: Path, name: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env.update(
         COPRODUCE_TEMPORAL_ADDRESS=address, COPRODUCE_DATABASE_URL=database_url, COPRODUCE_TASK_QUEUE=QUEUE,
         COPRODUCE_STATE_DIR=str(state), COPRODUCE_LOG_FORMAT="json", COPRODUCE_LOG_LEVEL=os.environ.get("SCALE_LOG_LEVEL", "WARNING"),
@@ -63,11 +64,11 @@ async def test_three_workers_share_200_engagements_and_survive_losing_one(
 ) -> None:
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(),
         search_attributes=list(search.ALL_KEYS),
     ) as env:
         address = env.client.service_client.config.target_host
-        client = await Client.connect(address, data_converter=DATA_CONVERTER)
+        client = await Client.connect(address, data_converter=data_converter())
         workers = [start_worker(address, database_url, tmp_path, f"worker-{n}") for n in range(3)]
         try:
             plan = example_plan()

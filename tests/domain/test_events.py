@@ -118,7 +118,7 @@ def test_personal_data_paths_per_event_type() -> None:
     assert paths["session_held"] == ("notes",)
     assert paths["gate_decided"] == ("reason",)
     assert paths["pace_overridden"] == ("reason",)
-    assert paths["engagement_started"] == ("plan.people[].display_name",)
+    assert paths["engagement_started"] == ("plan.people[].display_name", "plan.people[].contact")
     assert set(paths["assessment_recorded"]) == {
         "past_co_production",
         "what_worked",
@@ -129,6 +129,7 @@ def test_personal_data_paths_per_event_type() -> None:
     assert personal_data_fields("vote_cast") == (PersonalField("reason", "person_id"),)
     assert personal_data_fields("engagement_started") == (
         PersonalField("plan.people[].display_name", "plan.people[].id"),
+        PersonalField("plan.people[].contact", "plan.people[].id"),
     )
 
 

@@ -45,11 +45,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.plan import Plan, plan_from_yaml, plan_rescheduled
 from eventlog import RecordedEvent, verify_database
 from tests.domain.plans import SMALL_PLAN_YAML
+from tests.session_keys import SESSION_KEYS
 from tests.workflows.invariants import assert_log_matches_status, fold_log
+from workers.codec import data_converter
 from workers.database import migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.stack import SEARCH_ATTRIBUTES
-from workers.temporal import DATA_CONVERTER
 from workers.temporal_binaries import temporal_cli
 from workers.worker import open_event_log
 from workflows import messages as m
@@ -195,7 +196,9 @@ class TemporalDevServer:
                 f"the dev server exited; see {self.log_file}"
             )
             try:
-                return await Client.connect(self.address, namespace=NAMESPACE, data_converter=DATA_CONVERTER)
+                return await Client.connect(
+                    self.address, namespace=NAMESPACE, data_converter=data_converter()
+                )
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise
@@ -221,7 +224,9 @@ class Workers:
 
     def __init__(self, root: Path, database_url: str, temporal_address: str) -> None:
         self.root = root
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS
+        }
         self.env.update(
             COPRODUCE_DATABASE_URL=database_url,
             COPRODUCE_TEMPORAL_ADDRESS=temporal_address,

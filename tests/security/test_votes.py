@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultPayloadConverter
 
 from tests.bad_inputs.stack import Stack, WronglyAccepted
 from tests.cli.test_end_to_end import QUICK_PLAN
+from workers.codec import data_converter
 from workflows import messages as m
 
 ENGAGEMENT = "sec-votes"
@@ -79,9 +79,11 @@ def train_gate(stack: Stack) -> str:
     return ENGAGEMENT
 
 
-async def _client(stack: Stack, converter: DataConverter = pydantic_data_converter) -> Client:
+async def _client(stack: Stack, converter: DataConverter | None = None) -> Client:
     """A Python client of the stack; by default with coproduce's converter, as a script would use it."""
-    return await Client.connect(str(stack.info()["temporal_address"]), data_converter=converter)
+    return await Client.connect(
+        str(stack.info()["temporal_address"]), data_converter=converter or data_converter()
+    )
 
 
 def _assert_nothing_counted(stack: Stack, engagement: str, before: tuple[int, str]) -> None:

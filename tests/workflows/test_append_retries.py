@@ -13,7 +13,10 @@ from temporalio.worker import Worker
 
 from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply
 from activities.eventlog_activities import EventLogActivities
+from activities.people_register import PeopleRegister
 from eventlog import EventLog
+from workers.keys import master_key
+from workers.settings import Settings
 from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn, RecordSession
 
@@ -25,7 +28,7 @@ class DiesAfterCommit(EventLogActivities):
     """The real activity, except that every first attempt fails after the events are committed."""
 
     def __init__(self, log: EventLog) -> None:
-        super().__init__(log)
+        super().__init__(log, PeopleRegister(log.pool, master_key(Settings())))
         self.attempts: list[int] = []
 
     @activity.defn(name=APPEND_EVENTS)

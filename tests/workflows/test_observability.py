@@ -17,8 +17,8 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 
 from eventlog import EventLog
+from workers.codec import data_converter
 from workers.observability import report_gauges
-from workers.temporal import DATA_CONVERTER
 from workers.worker import build_worker
 from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn
@@ -53,7 +53,7 @@ async def test_a_worker_serves_sdk_and_coproduce_metrics(
     port = free_port()
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{port}")))
     client = await Client.connect(
-        dev_env.client.service_client.config.target_host, data_converter=DATA_CONVERTER, runtime=runtime
+        dev_env.client.service_client.config.target_host, data_converter=data_converter(), runtime=runtime
     )
     stop = asyncio.Event()
     async with build_worker(client, writer_log, TASK_QUEUE):
@@ -94,7 +94,7 @@ async def test_a_trace_runs_from_the_update_through_the_workflow_to_the_append(
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     client = Client(
         env.client.service_client,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(),
         interceptors=[TracingInterceptor(provider.get_tracer("coproduce-test"))],
     )
     with structlog.testing.capture_logs() as logs:

@@ -16,7 +16,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from workers.temporal import DATA_CONVERTER
+from workers.codec import data_converter
 from workflows.engagement import EngagementWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").rglob("*.json"))  # subfolders: older code
@@ -30,6 +30,6 @@ def test_there_are_histories_to_replay() -> None:
 async def test_recorded_history_replays_without_nondeterminism(path: Path) -> None:
     workflow_id = path.name.split(".")[0]  # replay-small.json, replay-continued.run2.json, ...
     history = WorkflowHistory.from_json(workflow_id, path.read_text())
-    replayer = Replayer(workflows=[EngagementWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=[EngagementWorkflow], data_converter=data_converter())
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,10 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from eventlog import EventLog
+from tests.session_keys import SESSION_KEYS
+from workers.codec import codec
+from workers.codec_server import make_server
+from workers.settings import Settings
 from workers.temporal_binaries import temporal_cli
 from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn
@@ -42,7 +47,7 @@ async def test_the_worker_process_serves_engagements_and_stops_cleanly_on_sigter
     dev_env: WorkflowEnvironment, database_url: str, tmp_path: Path
 ) -> None:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")},
+        **{k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS},
         "COPRODUCE_TEMPORAL_ADDRESS": address(dev_env),
         "COPRODUCE_TASK_QUEUE": "engagements-test",
         "COPRODUCE_DATABASE_URL": database_url,
@@ -131,3 +136,29 @@ async def test_bad_input_from_the_stock_cli_is_refused_and_changes_nothing(
     assert refused.returncode != 0
     assert expected in refused.stderr + refused.stdout
     assert len(await writer_log.read_stream(open_engagement)) == before
+
+
+async def test_the_stock_cli_encrypts_what_it_sends_through_the_codec_server(
+    dev_env: WorkflowEnvironment, dev_client: Client, open_engagement: str
+) -> None:
+    """Typed into the stock CLI, a note reaches Temporal in clear unless the CLI is pointed at a codec
+    server (docs/approvers.md); then it is encrypted like everything coproduce sends."""
+    server = make_server(codec(Settings()), "127.0.0.1", 0, origins=[], token="t0ken")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        for i, options in enumerate(((), ("--codec-endpoint", endpoint, "--codec-auth", "Bearer t0ken"))):
+            note = f"Private note {i}: my carer Ms Osei knows my number."
+            done = await temporal(
+                dev_env, "workflow", "update", "execute", "--workflow-id", open_engagement,
+                "--name", "record_check_in", "--input", json.dumps({"person_id": "t02", "comfort": 4, "note": note}),
+                *options,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stderr
+            assert "check_in_recorded" in done.stdout
+            history = await dev_client.get_workflow_handle(open_engagement).fetch_history()
+            wire = b"".join(event.SerializeToString() for event in history.events)
+            assert (note.encode() in wire) == (not options), "in clear only without the codec server"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,121 @@
+"""What a reader of the log may see of personal data, and how forgotten people are shown.
+
+The log holds personal text sealed (``activities.personal_data``). A reader opens it only with the data
+keys of the people register, which needs both the master key (this installation's setting or key file)
+and a database login allowed to read the register (the writer role; an administrator). An auditor's
+login may not, so auditors see ``(withheld)``; text whose key was destroyed shows ``(erased)``.
+
+Forgotten people are known from the log itself (``person_forgotten`` records in the stream
+``people:<engagement id>``), so every reader, auditors too, shows them as "forgotten person #n".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from activities.people_register import PeopleRegister, RegisterError, forgotten_stream
+from activities.personal_data import PREFIX, open_sealed
+from domain.events.people import PersonForgotten
+from eventlog import EventLog, RecordedEvent
+from workers.keys import KeySettingError, master_key
+from workers.settings import Settings
+
+
+@dataclass(slots=True)
+class Disclosure:
+    """How one engagement is shown to one reader."""
+
+    keys: dict[str, bytes] | None = None  # None: this reader may not see personal text
+    forgotten: dict[str, PersonForgotten] = field(default_factory=dict)  # person id -> the record
+
+    @property
+    def personal_text(self) -> str:
+        return "included" if self.keys is not None else "withheld"
+
+    def payload(self, record: RecordedEvent) -> dict[str, Any]:
+        """The record's payload with its sealed text opened, erased or withheld."""
+        if not _has_sealed(record.payload):
+            return record.payload
+        return open_sealed(record.type, record.payload, record.event_id, self.keys, set(self.forgotten))
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Person id -> how to show them, for the forgotten."""
+        return {person_id: f"forgotten person #{f.number}" for person_id, f in self.forgotten.items()}
+
+    def relabel(self, text: str) -> str:
+        return relabel(text, self.labels)
+
+
+def relabel(text: str, labels: Mapping[str, str]) -> str:
+    """``text`` with each person id in ``labels`` (as a whole word) replaced by its label."""
+    if not labels or not text:
+        return text
+    pattern = re.compile(
+        r"(?<![\w-])(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")(?![\w-])"
+    )
+    return pattern.sub(lambda match: labels[match.group(1)], text)
+
+
+def _has_sealed(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith(PREFIX)
+    if isinstance(value, dict):
+        return any(_has_sealed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_sealed(v) for v in value)
+    return False
+
+
+async def forgotten_people(log: EventLog, engagement_id: str) -> dict[str, PersonForgotten]:
+    """The people of an engagement who were forgotten, from the log (readable by auditors)."""
+    found: dict[str, PersonForgotten] = {}
+    for record in await log.read_stream(forgotten_stream(engagement_id)):
+        if record.type == PersonForgotten.TYPE:
+            payload = {**record.payload, "reason": "(not shown)"}
+            forgotten = PersonForgotten.model_validate(payload)
+            found[forgotten.person_id] = forgotten
+    return found
+
+
+async def register_keys(database_url: str, engagement_id: str, settings: Settings) -> dict[str, bytes] | None:
+    """The engagement's data keys when this process has the master key and its login may read the
+    register; None otherwise (the reader sees ``(withheld)``)."""
+    try:
+        key = master_key(settings, create=False)
+    except KeySettingError:
+        return None
+    if key is None:
+        return None
+    try:
+        log = await EventLog.open(database_url, role=None, min_size=1, max_size=1)
+    except psycopg.Error:
+        return None
+    try:
+        return await PeopleRegister(log.pool, key).all_keys(engagement_id)
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable, RegisterError):
+        return None
+    finally:
+        await log.close()
+
+
+async def disclosure(
+    log: EventLog, database_url: str, engagement_id: str, settings: Settings, *, personal_text: bool = True
+) -> Disclosure:
+    """How ``engagement_id`` is shown to this reader; ``personal_text=False`` withholds the text even
+    from a reader who could open it (a redacted export)."""
+    forgotten, keys = await asyncio.gather(
+        forgotten_people(log, engagement_id),
+        register_keys(database_url, engagement_id, settings) if personal_text else _none(),
+    )
+    return Disclosure(keys=keys, forgotten=forgotten)
+
+
+async def _none() -> None:
+    return None

@@ -1,0 +1,97 @@
+"""The two secret keys that keep personal data out of sight, and where they come from.
+
+- The **master key** wraps the per-person data keys of the people register (``activities.people_register``).
+  Whoever holds it and may read the register can read personal text; it never enters the database.
+- The **payload keys** encrypt every Temporal payload (``workers.codec``): workflow inputs, updates,
+  results, activity inputs and outputs, so a Temporal server (possibly someone else's cloud) never sees
+  a name or a reason in clear. Several may be given; the first encrypts, all decrypt, so a key is
+  rotated by putting a new one first and keeping the old ones while histories still use them.
+
+Each comes from, in order: its setting (``COPRODUCE_MASTER_KEY``, ``COPRODUCE_PAYLOAD_KEYS``, e.g. from a
+secret store or ``COPRODUCE_SECRETS_DIR``), or a key file in ``<state dir>/keys/`` (mode 0600) made on
+first use, which suits one machine. Every process of an installation must use the same keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from pathlib import Path
+from typing import overload
+
+from .settings import Settings
+
+KEY_BYTES = 32
+_KEY_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class KeySettingError(ValueError):
+    """A key setting or key file is not usable (one sentence saying which and what to do)."""
+
+
+def _decode(text: str, what: str) -> bytes:
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeySettingError(f"{what} is not base64; make one with `coproduce keys new`") from None
+    if len(key) != KEY_BYTES:
+        raise KeySettingError(f"{what} must be {KEY_BYTES} bytes (base64 of 32 random bytes), not {len(key)}")
+    return key
+
+
+def new_key_text() -> str:
+    """A fresh random key, as base64 (what the settings and key files hold)."""
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def _key_file(path: Path, make: str) -> str:
+    """The text of a key file, written with ``make`` (mode 0600) when there is none yet."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: use theirs
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(make + "\n")
+    return path.read_text()
+
+
+@overload
+def master_key(settings: Settings) -> bytes: ...
+@overload
+def master_key(settings: Settings, *, create: bool) -> bytes | None: ...
+def master_key(settings: Settings, *, create: bool = True) -> bytes | None:
+    """The master key that wraps the people register's data keys; made in the key file on first use
+    unless ``create`` is False (a reader: None when this machine has none)."""
+    if settings.master_key is not None:
+        return _decode(settings.master_key.get_secret_value(), "COPRODUCE_MASTER_KEY")
+    path = settings.state_dir / "keys" / "master.key"
+    if not create and not path.exists():
+        return None
+    return _decode(_key_file(path, new_key_text()), f"the master key file {path}")
+
+
+def payload_keys(settings: Settings) -> dict[str, bytes]:
+    """The payload keys by id, the one that encrypts first: ``id=base64`` entries separated by commas."""
+    if settings.payload_keys is not None:
+        text, what = settings.payload_keys.get_secret_value(), "COPRODUCE_PAYLOAD_KEYS"
+    else:
+        path = settings.state_dir / "keys" / "payload.keys"
+        text, what = _key_file(path, f"k1={new_key_text()}"), f"the payload key file {path}"
+    keys: dict[str, bytes] = {}
+    for entry in (e.strip() for e in text.replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        key_id, sep, value = entry.partition("=")
+        if not sep or not _KEY_ID.match(key_id.strip()):
+            raise KeySettingError(f"{what} must be entries like `k2=<base64 key>` separated by commas")
+        if key_id.strip() in keys:
+            raise KeySettingError(f"{what} names key id {key_id.strip()!r} twice")
+        keys[key_id.strip()] = _decode(value, f"key {key_id.strip()!r} of {what}")
+    if not keys:
+        raise KeySettingError(f"{what} holds no key")
+    return keys
