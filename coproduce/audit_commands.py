@@ -24,7 +24,7 @@ from workers.database import database_url
 from workflows.status import build_status
 
 from .audit import bundle, disclosure, history, keys, live
-from .common import CommandError, JsonOption, client, fail, out, print_json, run, settings
+from .common import CommandError, JsonOption, client, engagement_status, fail, out, print_json, run, settings
 from .render import status_view
 
 audit_app = typer.Typer(
@@ -186,15 +186,13 @@ async def _compare(engagement_id: str, recorded: list[history.Recorded]) -> live
     """Compare with the live workflow, or None when Temporal cannot be reached."""
     from temporalio.service import RPCError, RPCStatusCode
 
-    from workflows.engagement import EngagementWorkflow
-
     try:
         temporal = await client()
     except Exception:  # no Temporal here (an auditor's laptop): the log checks stand on their own
         return None
     handle = temporal.get_workflow_handle(engagement_id)
     try:
-        status = await handle.query(EngagementWorkflow.status)
+        status = await engagement_status(handle)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return live.LiveComparison(problems=[f"Temporal has no workflow for engagement {engagement_id}"])

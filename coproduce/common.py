@@ -20,7 +20,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,7 +35,7 @@ from workers.keys import KeySettingError, master_key
 from workers.settings import Settings
 from workers.stack import StackError
 from workers.temporal import connect
-from workflows.messages import Message, UpdateResult
+from workflows.messages import EngagementStatus, Message, UpdateResult
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -140,6 +140,15 @@ async def people_register() -> AsyncIterator[PeopleRegister]:
 
 async def engagement(engagement_id: str) -> WorkflowHandle:
     return (await client()).get_workflow_handle(engagement_id)
+
+
+async def engagement_status(handle: WorkflowHandle) -> EngagementStatus:
+    """An engagement's status: the ``status`` query while it runs, its result once it has completed (a
+    query on a closed workflow makes a worker replay its whole history, months of it)."""
+    described = await handle.describe()
+    if described.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result(result_type=EngagementStatus)
+    return await handle.query("status", result_type=EngagementStatus)
 
 
 async def send_update(

@@ -27,6 +27,7 @@ from .common import (
     UpdateIdOption,
     client,
     engagement,
+    engagement_status,
     fail,
     load_plan,
     out,
@@ -197,7 +198,7 @@ def status(
     """Where an engagement stands: phases, the open gate and its votes, what it waits for, indicators."""
 
     async def body() -> tuple[m.EngagementStatus, dict[str, str]]:
-        current = await (await engagement(engagement_id)).query(EngagementWorkflow.status)
+        current = await engagement_status(await engagement(engagement_id))
         return current, await forgotten_labels(engagement_id)
 
     current, labels = run(body, engagement_id)

@@ -160,9 +160,11 @@ def test_sql_in_free_text_is_stored_byte_for_byte(
     rows = [row for row in recorded["rows"] if row[0] == event_type]
     assert rows, f"no {event_type} was recorded"
     if field == "display_name":  # names go to the people register; the log names people by id
-        assert stack.sql("SELECT display_name FROM engagements.people_register WHERE person_id = 'f1'") == [
-            (text,)
-        ]
+        names = stack.sql(
+            "SELECT display_name FROM engagements.people_register WHERE engagement_id = %s AND person_id = 'f1'",
+            (ENGAGEMENT,),
+        )
+        assert names == [(text,)]
         assert not any(in_json in bytes(entry) for _, _, entry, _ in rows)
         return
     assert any(_at(payload, path) == text for _, payload, _, _ in rows), [_at(p, path) for _, p, _, _ in rows]
