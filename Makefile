@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.eventlog
 	$(BIN)/python -m bench.fold
 	$(BIN)/python -m bench.workflow
+	$(BIN)/python -m bench.privacy
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow

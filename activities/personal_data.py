@@ -23,7 +23,6 @@ Readers open payloads before the domain reads them: each sealed string becomes i
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 from collections.abc import Iterator, Mapping
@@ -141,6 +140,15 @@ def _needs_sealing(site: Site) -> bool:
     return not (site.path.endswith("display_name") and value == site.owner)  # a name that is just the id
 
 
+def _copied(value: Any) -> Any:
+    """A copy of a JSON value (dicts and lists new, leaves shared): what deepcopy does, for JSON, faster."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
+
+
 def _associated(event_id: UUID, path: str, owner: str) -> bytes:
     return f"coproduce/personal-text/v1|{event_id}|{path}|{owner}".encode()
 
@@ -151,7 +159,7 @@ def seal(
     """A copy of ``payload`` with its personal text sealed under ``keys[owner]``. An owner whose key
     is ``None`` has been forgotten: their text is not kept at all (``ERASED``). A name in a plan that
     is just the person's id is left as it is (it says nothing about them)."""
-    sealed = copy.deepcopy(payload)
+    sealed = _copied(payload)
     for site in sites(event_type, sealed):
         if not _needs_sealing(site):
             continue
@@ -180,7 +188,7 @@ def open_sealed(
     (``keys=None``: this reader may not see personal text)."""
     if not any(is_sealed(s.value) for s in sites(event_type, payload)):
         return payload
-    opened = copy.deepcopy(payload)
+    opened = _copied(payload)
     for site in sites(event_type, opened):
         value = site.value
         if not is_sealed(value):
