@@ -240,10 +240,16 @@ class Stack:
     def start_codec_server(self, ports: dict[str, int]) -> None:
         """Decrypt payloads for the dev server's web UI and the stock CLI, on this machine only."""
         ui = f"http://127.0.0.1:{ports['ui']}"
-        self.codec_server = make_server(
-            codec(self.settings), "127.0.0.1", ports["codec"], origins=[ui, ui.replace("127.0.0.1", "localhost")],
-            token=None,
-        )  # fmt: skip
+        try:
+            self.codec_server = make_server(
+                codec(self.settings), "127.0.0.1", ports["codec"],
+                origins=[ui, ui.replace("127.0.0.1", "localhost")], token=None,
+            )  # fmt: skip
+        except OSError as exc:
+            raise StackError(
+                f"the codec server cannot listen on 127.0.0.1:{ports['codec']} ({exc.strerror}); free the port, "
+                f"or delete {self.paths.ports} so the stack chooses new ones"
+            ) from None
         threading.Thread(target=self.codec_server.serve_forever, name="codec-server", daemon=True).start()
 
     async def wait_for_temporal(self, address: str, timeout: float = 60) -> Client:
