@@ -35,7 +35,7 @@ MASTER_KEY_BYTES = 32
 
 def forgotten_stream(engagement_id: str) -> str:
     """The log stream that records who of an engagement was forgotten (``person_forgotten``)."""
-    return f"people:{engagement_id}"
+    return f"people/{engagement_id}"  # "/" is in no engagement id, so no engagement can be this stream
 
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('coproduce/people/' || %s, 0))"

@@ -6,7 +6,7 @@ and a database login allowed to read the register (the writer role; an administr
 login may not, so auditors see ``(withheld)``; text whose key was destroyed shows ``(erased)``.
 
 Forgotten people are known from the log itself (``person_forgotten`` records in the stream
-``people:<engagement id>``), so every reader, auditors too, shows them as "forgotten person #n".
+``people/<engagement id>``), so every reader, auditors too, shows them as "forgotten person #n".
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class AuthorisationExpired(Event):
 
 class PersonForgotten(DomainModel):
     """A person was forgotten at someone's request: their name and data key were destroyed, so their
-    text in the log can no longer be read. Kept in the log stream ``people:<engagement id>`` (not the
+    text in the log can no longer be read. Kept in the log stream ``people/<engagement id>`` (not the
     engagement's own stream, which the workflow alone writes, and which may have completed): it changes
     no decision, only how people are shown ("forgotten person #n")."""
 
