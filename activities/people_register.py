@@ -191,15 +191,3 @@ class PeopleRegister:
             )
         assert done is not None
         return number, done[0], True
-
-    async def forgotten(self, engagement_id: str) -> dict[str, int]:
-        """Person id -> their number, for the people of the engagement who were forgotten."""
-        async with self.pool.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT person_id, forgotten_number FROM engagements.people_register "
-                    "WHERE engagement_id = %s AND forgotten_at IS NOT NULL",
-                    (engagement_id,),
-                )
-            ).fetchall()
-        return dict(rows)

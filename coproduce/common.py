@@ -147,7 +147,8 @@ async def engagement_status(handle: WorkflowHandle) -> EngagementStatus:
     query on a closed workflow makes a worker replay its whole history, months of it)."""
     described = await handle.describe()
     if described.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result(result_type=EngagementStatus)
+        result = await handle.result()  # a typed handle decodes it; an untyped one gives its JSON
+        return result if isinstance(result, EngagementStatus) else EngagementStatus.model_validate(result)
     return await handle.query("status", result_type=EngagementStatus)
 
 

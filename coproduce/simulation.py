@@ -23,7 +23,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import (
-    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -32,6 +31,8 @@ from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
+
+from .common import engagement_status
 
 W = EngagementWorkflow
 UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
@@ -79,14 +80,10 @@ class ScriptedPeople:
         self._n = 0
 
     async def status(self) -> m.EngagementStatus:
-        """The engagement's status: its query while it runs, its result once it has completed. (A query
-        on a completed workflow replays its whole history, and histories recorded by the time-skipping
-        test server under load have been seen to replay differently from how they ran: a
-        non-determinism error, or once a state that differed from the log.)"""
-        described = await self.handle.describe()
-        if described.status == WorkflowExecutionStatus.COMPLETED:
-            return await self.handle.result()
-        return await self.handle.query(W.status)
+        """The engagement's status: its query while it runs, its result once it has completed (see
+        ``coproduce.common.engagement_status``: histories recorded by the time-skipping test server under
+        load have been seen to replay differently from how they ran)."""
+        return await engagement_status(self.handle)
 
     async def send(self, update: Any, msg: m.Message) -> m.UpdateResult:
         """Send one input; if no answer comes in time, send it again with the same id (safe: update ids

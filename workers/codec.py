@@ -69,10 +69,6 @@ class EncryptionCodec(PayloadCodec):
         self._keys = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._current = next(iter(keys))
 
-    @property
-    def current_key_id(self) -> str:
-        return self._current
-
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.encrypt(p) for p in payloads]
 

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from activities.people_register import PeopleRegister, RegisterError, forgotten_stream
-from activities.personal_data import PREFIX, open_sealed
+from activities.personal_data import open_sealed
 from domain.events.people import PersonForgotten
 from eventlog import EventLog, RecordedEvent
 from workers.keys import KeySettingError, master_key
@@ -34,23 +34,15 @@ class Disclosure:
     keys: dict[str, bytes] | None = None  # None: this reader may not see personal text
     forgotten: dict[str, PersonForgotten] = field(default_factory=dict)  # person id -> the record
 
-    @property
-    def personal_text(self) -> str:
-        return "included" if self.keys is not None else "withheld"
-
     def payload(self, record: RecordedEvent) -> dict[str, Any]:
-        """The record's payload with its sealed text opened, erased or withheld."""
-        if not _has_sealed(record.payload):
-            return record.payload
+        """The record's payload with its sealed text opened, erased or withheld (as it is when it holds
+        none)."""
         return open_sealed(record.type, record.payload, record.event_id, self.keys, set(self.forgotten))
 
     @property
     def labels(self) -> dict[str, str]:
         """Person id -> how to show them, for the forgotten."""
         return {person_id: f"forgotten person #{f.number}" for person_id, f in self.forgotten.items()}
-
-    def relabel(self, text: str) -> str:
-        return relabel(text, self.labels)
 
 
 def relabel(text: str, labels: Mapping[str, str]) -> str:
@@ -61,16 +53,6 @@ def relabel(text: str, labels: Mapping[str, str]) -> str:
         r"(?<![\w-])(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")(?![\w-])"
     )
     return pattern.sub(lambda match: labels[match.group(1)], text)
-
-
-def _has_sealed(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.startswith(PREFIX)
-    if isinstance(value, dict):
-        return any(_has_sealed(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_sealed(v) for v in value)
-    return False
 
 
 async def forgotten_people(log: EventLog, engagement_id: str) -> dict[str, PersonForgotten]:
