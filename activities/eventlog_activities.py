@@ -5,7 +5,7 @@ activity (a worker died after the commit but before reporting it, the database r
 the retry finds the events stored and returns their positions instead of writing them twice.
 
 Personal text (reasons, notes, findings, names) is sealed here, just before it is written, under the
-data keys of the people it belongs to (``activities.personal_data``, ``activities.people_register``):
+data keys of the people it belongs to (``application.privacy.sealing``, ``application.privacy.register``):
 the log only ever holds its ciphertext. Sealing is deterministic, so a retry writes the same bytes.
 """
 
@@ -18,11 +18,11 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from eventlog import ConcurrencyError, DuplicateEventError, EventLog, NewEvent, RecordedEvent
-
-from .contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
-from .people_register import PeopleRegister
-from .personal_data import open_sealed, owners, seal
+from application.privacy.records import sealed_events
+from application.privacy.register import PeopleRegister
+from application.privacy.sealing import open_sealed
+from eventlog import ConcurrencyError, DuplicateEventError, EventLog, RecordedEvent
+from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply, StoredEvent
 
 log = structlog.get_logger(__name__)
 
@@ -35,30 +35,11 @@ class EventLogActivities:
         self.log = log
         self.register = register
 
-    async def _sealed_payloads(self, stream_id: str, records: list[EventRecord]) -> list[dict]:
-        needed = set().union(*(owners(r.type, r.payload) for r in records))
-        keys = await self.register.keys_for(stream_id, needed) if needed else {}
-        return [seal(r.type, r.payload, r.event_id, keys) for r in records]
-
     @activity.defn(name=APPEND_EVENTS)
     async def append_events(self, request: AppendEvents) -> AppendReply:
         info = activity.info()
         origin = {"workflow_id": info.workflow_id, "workflow_run_id": info.workflow_run_id}
-        payloads = await self._sealed_payloads(request.stream_id, request.events)
-        events = [
-            NewEvent(
-                type=record.type,
-                payload=payload,
-                event_id=record.event_id,
-                schema_version=record.schema_version,
-                occurred_at=record.occurred_at,
-                actor=record.actor,
-                causation_id=record.causation_id,
-                correlation_id=record.correlation_id,
-                metadata=origin,
-            )
-            for record, payload in zip(request.events, payloads, strict=True)
-        ]
+        events = await sealed_events(self.register, request.stream_id, request.events, origin)
         started = time.monotonic()
         try:
             result = await self.log.append(request.stream_id, events, request.expected_version)

@@ -18,7 +18,7 @@ second and its peak resident memory (VmHWM):
 - ``raw_eps``: the fastest plain read of the replay's rows and columns in its order, nothing decoded:
   the better of keyset pages exactly as the replay reads them, and one query streamed in binary chunks
   (libpq's chunked rows mode, which PostgreSQL plans as a parallel scan and sort);
-- ``replay_eps``: ``coproduce.audit.replay.replay_timelines`` of every engagement (read, decode from
+- ``replay_eps``: ``application.audit.replay.replay_timelines`` of every engagement (read, decode from
   the hashed bytes, validate, fold, describe); ``replay_ratio`` = replay / raw;
 - ``verify_raw_eps``: the fastest plain read of (position, entry, leaf_hash, chain_hash) in position
   order, nothing checked: the better of keyset pages of 20,000 and one query streamed in chunks;
@@ -168,7 +168,7 @@ async def build(url: str, events: int) -> tuple[int, int]:
 
 async def check_sample(url: str, count: int = 4) -> None:
     """Read a few streams back the ordinary way and fold them: each must be a whole, valid engagement."""
-    from coproduce.audit.history import decode, state_as_of
+    from application.audit.history import decode, state_as_of
     from eventlog import EventLog
 
     async with await psycopg.AsyncConnection.connect(url) as conn:
@@ -236,7 +236,7 @@ async def ensure_log(admin_url: str, events: int, rebuild: bool) -> tuple[str, i
 def raw_replay_pages(url: str) -> int:
     """Baseline for replay: its rows and columns in its order, read exactly as it reads them (keyset
     pages of 5,000 on the (stream id, stream version) index, binary, one snapshot), nothing decoded."""
-    from coproduce.audit.replay import read_pages
+    from application.audit.replay import read_pages
 
     count = 0
     with psycopg.connect(url, autocommit=True) as conn, conn.transaction():
@@ -257,7 +257,7 @@ def raw_replay_stream(url: str) -> int:
 
 
 def replay(url: str) -> int:
-    from coproduce.audit.replay import replay_timelines
+    from application.audit.replay import replay_timelines
 
     count = 0
     for _ in replay_timelines(url):
@@ -319,7 +319,7 @@ def peak_rss_mib() -> float:
 def child(kind: str, url: str) -> None:
     """Run one measurement and print its figures as JSON (the parent reads the last line)."""
     # Import everything outside the timed part, as a long-running command would have.
-    import coproduce.audit.replay  # noqa: F401
+    import application.audit.replay  # noqa: F401
     import eventlog  # noqa: F401
 
     start_mib = peak_rss_mib()
@@ -353,7 +353,7 @@ def measure(kind: str, url: str) -> dict[str, float]:
 
 def replay_plan(url: str) -> str:
     """The plan PostgreSQL uses for a page of the replay (it must walk the unique index, not sort)."""
-    from coproduce.audit.replay import REPLAY_QUERY
+    from application.audit.replay import REPLAY_QUERY
 
     with psycopg.connect(url) as conn:
         rows = conn.execute("EXPLAIN " + REPLAY_QUERY, ("", 0, 5000)).fetchall()

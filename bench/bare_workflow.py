@@ -15,7 +15,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import AppendEvents, AppendReply, EventRecord
+    from workflows.contracts import AppendEvents, AppendReply, EventRecord
     from workflows.messages import DecideGate, UpdateResult
 
 

@@ -35,14 +35,14 @@ import psycopg
 from psycopg import sql
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.contracts import AppendEvents, EventRecord
-from activities.people_register import PeopleRegister
-from activities.personal_data import new_data_key, open_sealed, owners, seal
+from application.privacy.register import PeopleRegister
+from application.privacy.sealing import new_data_key, open_sealed, owners, seal
 from eventlog import EventLog
 from eventlog.canonical import canonical_json
 from workers.codec import EncryptionCodec
 from workers.database import migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
+from workflows.contracts import AppendEvents, EventRecord
 
 REASON = "The revised terms of reference still leave tenants without a vote on repairs budgets."
 FINDING = "A users' forum ran until 2021 and faded when its budget was cut; walkabouts with staff worked."

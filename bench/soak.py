@@ -83,7 +83,7 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from coproduce.simulation import UPDATE_ATTEMPTS, UPDATE_PATIENCE, Responses, ScriptedPeople
+from application.simulation import UPDATE_ATTEMPTS, UPDATE_PATIENCE, Responses, ScriptedPeople
 from domain.events import event_from_record
 from domain.plan import Plan, plan_from_yaml, plan_rescheduled
 from domain.state import fold

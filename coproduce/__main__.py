@@ -1,5 +1,5 @@
 """``python -m coproduce`` runs the same command as the ``coproduce`` script."""
 
-from .cli import main
+from .cli.app import main
 
 main()

@@ -7,10 +7,17 @@ are safe to log) and, where it helps, what to do.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from domain.events import DomainEvent
+
+class _Stamped(Protocol):
+    """What an error needs of an event: its type and when it happened (any domain event has both)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
 
 
 class DomainError(Exception):
@@ -47,7 +54,7 @@ class ImpossibleEvent(DomainError):
     """An event that cannot happen in the current state. The message starts with the event's type and
     time so a failing replay points at the culprit."""
 
-    def __init__(self, event: DomainEvent, reason: str) -> None:
+    def __init__(self, event: _Stamped, reason: str) -> None:
         self.event_type: str = event.type
         self.occurred_at: datetime = event.occurred_at
         self.reason = reason

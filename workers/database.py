@@ -12,6 +12,7 @@ from eventlog import migrate
 from eventlog.migrate import Migration
 
 from .embedded_postgres import EmbeddedPostgres
+from .running import running_stack
 from .settings import Settings
 
 EMBEDDED_DATABASE = "coproduce"
@@ -38,7 +39,6 @@ def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
     (started, with its database created, when ``start_embedded``)."""
     if settings.database_url:
         return settings.database_url
-    from .stack import running_stack  # stack imports this module
 
     stack = running_stack(settings)
     if stack is not None:
@@ -56,8 +56,8 @@ def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
 
 
 # Migrations beyond the log's own: (package, schema). The engagement views for auditors live in
-# activities/migrations/ and the schema ``engagements`` (the log itself knows nothing of engagements).
-APPLICATION_MIGRATIONS = (("activities", "engagements"),)
+# application/migrations/ and the schema ``engagements`` (the log itself knows nothing of engagements).
+APPLICATION_MIGRATIONS = (("application", "engagements"),)
 
 
 async def set_passwords(url: str, passwords: dict[str, str]) -> None:

@@ -1,11 +1,17 @@
-"""The two secret keys that keep personal data out of sight, and where they come from.
+"""The secret keys of an installation, and where they come from.
 
-- The **master key** wraps the per-person data keys of the people register (``activities.people_register``).
+- The **master key** wraps the per-person data keys of the people register (``application.privacy.register``).
   Whoever holds it and may read the register can read personal text; it never enters the database.
 - The **payload keys** encrypt every Temporal payload (``workers.codec``): workflow inputs, updates,
   results, activity inputs and outputs, so a Temporal server (possibly someone else's cloud) never sees
   a name or a reason in clear. Several may be given; the first encrypts, all decrypt, so a key is
   rotated by putting a new one first and keeping the old ones while histories still use them.
+
+- The **checkpoint signing key** signs checkpoints of the log and evidence bundles
+  (``checkpoint_signer``). It never goes into the database: whoever controls the database must not
+  be able to re-sign a rewritten log. Auditors hold its public half (``coproduce audit key``), given
+  by a route the log's operators do not control, so a checkpoint signed by anyone else fails their
+  check (``trusted_verifiers``).
 
 Each comes from, in order: its setting (``COPRODUCE_MASTER_KEY``, ``COPRODUCE_PAYLOAD_KEYS``, e.g. from a
 secret store or ``COPRODUCE_SECRETS_DIR``), or a key file in ``<state dir>/keys/`` (mode 0600) made on
@@ -20,6 +26,8 @@ import os
 import re
 from pathlib import Path
 from typing import overload
+
+from eventlog import Signer, Verifier
 
 from .settings import Settings
 
@@ -95,3 +103,46 @@ def payload_keys(settings: Settings) -> dict[str, bytes]:
     if not keys:
         raise KeySettingError(f"{what} holds no key")
     return keys
+
+
+def _signer_file(path: Path) -> Signer:
+    try:
+        return Signer.from_key_string(path.read_text())
+    except ValueError as exc:
+        raise KeySettingError(
+            f"the signing key in {path} is not usable ({exc}); restore it from its backup"
+        ) from None
+
+
+def checkpoint_signer(settings: Settings, *, create: bool) -> Signer | None:
+    """The checkpoint signing key: ``COPRODUCE_CHECKPOINT_KEY`` (``PRIVATE+KEY+...``), else the key file
+    ``<state dir>/keys/checkpoint-signer.key``, made there when there is none and ``create`` is set."""
+    if settings.checkpoint_key is not None:
+        try:
+            return Signer.from_key_string(settings.checkpoint_key.get_secret_value())
+        except ValueError as exc:
+            raise KeySettingError(f"COPRODUCE_CHECKPOINT_KEY is not a signing key ({exc})") from None
+    path = settings.checkpoint_key_file
+    if path.exists():
+        return _signer_file(path)
+    if not create:
+        return None
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Signer.generate(settings.log_origin.replace(" ", "-").replace("+", "-"))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.key_string() + "\n")
+    return key
+
+
+def trusted_verifiers(settings: Settings, given: list[str]) -> list[Verifier]:
+    """The public keys to trust: those given (``--key``), else this machine's own signing key's."""
+    if given:
+        try:
+            return [Verifier.from_key_string(text) for text in given]
+        except ValueError as exc:
+            raise KeySettingError(
+                f"--key is not a public key ({exc}); `coproduce audit key` prints one"
+            ) from None
+    own = checkpoint_signer(settings, create=False)
+    return [own.verifier] if own else []

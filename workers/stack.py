@@ -32,7 +32,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import IO
@@ -44,6 +44,7 @@ from .codec import codec, data_converter
 from .codec_server import make_server
 from .database import EMBEDDED_DATABASE, ensure_database, migrate_database
 from .embedded_postgres import EmbeddedPostgres
+from .running import StackInfo, StackPaths, alive, lock_is_free, running_stack
 from .settings import Settings
 from .temporal_binaries import temporal_cli
 
@@ -54,30 +55,6 @@ SEARCH_ATTRIBUTES = ("EngagementStatus", "EngagementPhase", "Organisation")
 
 class StackError(RuntimeError):
     """The stack cannot be started, found or stopped; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """Where a running stack is: written to ``stack.json`` once everything answers."""
-
-    pid: int
-    temporal_address: str
-    temporal_ui: str
-    temporal_pid: int
-    database_url: str
-    namespace: str = "default"
-    codec_endpoint: str = ""  # decrypts payloads for the web UI and the stock CLI (--codec-endpoint)
-
-
-class StackPaths:
-    def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir
-        self.postgres = state_dir / "postgres"
-        self.temporal_db = state_dir / "temporal" / "temporal.db"
-        self.ports = state_dir / "ports.json"
-        self.info = state_dir / "stack.json"
-        self.lock = state_dir / "stack.lock"
-        self.logs = state_dir / "logs"
 
 
 def _free_ports(preferred: dict[str, int], taken: Iterable[int] = ()) -> dict[str, int]:
@@ -113,40 +90,6 @@ def _ports(paths: StackPaths) -> dict[str, int]:
     ports = _free_ports({"temporal": 7233, "ui": 8233, "codec": 8089})
     paths.ports.write_text(json.dumps(ports))
     return ports
-
-
-def running_stack(settings: Settings) -> StackInfo | None:
-    """The stack running from this state directory, or None (a stale ``stack.json`` counts as none)."""
-    paths = StackPaths(settings.state_dir)
-    try:
-        info = StackInfo(**json.loads(paths.info.read_text()))
-    except (FileNotFoundError, ValueError, TypeError):
-        return None
-    if not _alive(info.pid) or _lock_is_free(paths):
-        return None
-    return info
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _lock_is_free(paths: StackPaths) -> bool:
-    if not paths.lock.exists():
-        return True
-    with open(paths.lock) as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return True
 
 
 def _dev_servers_of(db_file: Path) -> list[int]:
@@ -208,7 +151,7 @@ class Stack:
             log.info("stopping the dev server a dead stack left running", pid=pid)
             os.kill(pid, signal.SIGTERM)
             for _ in range(100):
-                if not _alive(pid):
+                if not alive(pid):
                     break
                 time.sleep(0.1)
             else:
@@ -327,7 +270,7 @@ def stop_running_stack(settings: Settings, timeout: float = 60) -> StackInfo | N
     deadline = time.monotonic() + timeout
     paths = StackPaths(settings.state_dir)
     while time.monotonic() < deadline:
-        if not _alive(info.pid) and _lock_is_free(paths):
+        if not alive(info.pid) and lock_is_free(paths):
             return info
         time.sleep(0.1)
     raise StackError(f"the stack (pid {info.pid}) did not stop within {timeout:.0f} s; see {paths.logs}")

@@ -12,6 +12,7 @@ from temporalio.service import TLSConfig
 
 from .codec import data_converter
 from .database import NoStackError
+from .running import running_stack
 from .settings import Settings
 
 
@@ -19,7 +20,6 @@ def temporal_address(settings: Settings) -> str:
     """``COPRODUCE_TEMPORAL_ADDRESS``, else the running embedded stack's dev server."""
     if settings.temporal_address:
         return settings.temporal_address
-    from .stack import running_stack  # the stack imports this module
 
     stack = running_stack(settings)
     if stack is None:

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.eventlog_activities import EventLogActivities
-from activities.people_register import PeopleRegister
+from application.privacy.register import PeopleRegister
 from domain.upcasters import UPCASTERS
 from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 # only Temporal's deterministic APIs), so the sandbox need not re-import it for every workflow run:
 # passing it through saves most of the CPU and memory the sandbox costs per engagement (measured in
 # bench/workflow.py). The sandbox still guards the standard library.
-DETERMINISTIC_MODULES = ("domain", "workflows", "activities.contracts", "pydantic", "pydantic_core", "yaml")
+DETERMINISTIC_MODULES = ("domain", "workflows", "workflows.contracts", "pydantic", "pydantic_core", "yaml")
 # Not deterministic, but safe to share: the tracing interceptor's library (as Temporal's samples do).
 PASSTHROUGH_MODULES = (*DETERMINISTIC_MODULES, "opentelemetry")
 

@@ -26,12 +26,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
     from domain.engagement import EMPTY_STATE, EngagementState
     from domain.errors import DomainError
     from domain.events import EngagementStarted, Event, event_from_record, event_to_record
     from domain.plan import plan_pseudonymised, plan_sha256
     from domain.state import apply
+    from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
 
     from . import commands, search
     from . import messages as m
@@ -499,3 +499,26 @@ class EngagementWorkflow:
 
     def _status(self) -> m.EngagementStatus:
         return build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
+
+
+# The update each input goes to. Callers send inputs through these typed references (the update's
+# name is written once, in its decorator above), so "go to definition" leads from a command to its
+# handler, and a renamed update cannot leave a caller behind.
+UPDATES: dict[type[m.Message], Callable[..., Any]] = {
+    m.RecordAssessment: EngagementWorkflow.record_assessment,
+    m.AgreeEvaluationStrategy: EngagementWorkflow.agree_evaluation_strategy,
+    m.RecordSession: EngagementWorkflow.record_session,
+    m.RecordTraining: EngagementWorkflow.record_training,
+    m.RecordMeasurement: EngagementWorkflow.record_measurement,
+    m.RecordCheckIn: EngagementWorkflow.record_check_in,
+    m.AddParticipant: EngagementWorkflow.add_participant,
+    m.WidenCohort: EngagementWorkflow.widen_cohort,
+    m.AmendPlan: EngagementWorkflow.amend_plan,
+    m.DecideGate: EngagementWorkflow.decide_gate,
+    m.OverrideHold: EngagementWorkflow.override_hold,
+    m.RecordContribution: EngagementWorkflow.record_contribution,
+    m.RecordRecognition: EngagementWorkflow.record_recognition,
+    m.ChangeRung: EngagementWorkflow.change_rung,
+    m.Pause: EngagementWorkflow.pause,
+    m.Resume: EngagementWorkflow.resume,
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from activities.personal_data import (
+from application.privacy.sealing import (
     ERASED,
     PREFIX,
     WITHHELD,

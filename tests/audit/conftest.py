@@ -19,9 +19,9 @@ import pytest
 from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
 
-from coproduce.audit.disclosure import disclosure
-from coproduce.audit.history import Recorded, decode
-from coproduce.simulation import ScriptedPeople, demo_responses
+from application.audit.disclosure import disclosure
+from application.audit.history import Recorded, decode
+from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from tests.conftest import create_database, drop_database
 from tests.workflows.conftest import (  # noqa: F401  (client, env, writer_log: fixtures for test_live)
@@ -33,6 +33,7 @@ from tests.workflows.conftest import (  # noqa: F401  (client, env, writer_log: 
     writer_log,
 )
 from workers.codec import data_converter
+from workers.keys import master_key
 from workers.settings import Settings
 from workers.temporal_binaries import temporal_test_server
 from workers.worker import build_worker, open_event_log
@@ -66,7 +67,9 @@ async def _run_year(url: str) -> Year:
                 handle, env.sleep, plan, demo_responses(plan), lambda _, status: weekly.append(status)
             )
             final = await people.run(max_weeks=90)
-        shown = await disclosure(log, url, ENGAGEMENT, Settings())  # the operator's view: text opened
+        shown = await disclosure(
+            log, url, ENGAGEMENT, master_key(Settings(), create=False)
+        )  # the operator's view: text opened
         history = decode(await log.read_stream(ENGAGEMENT), shown)
     finally:
         await log.close()

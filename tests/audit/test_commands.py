@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from coproduce.audit.bundle import COVERED, SUMS, SUMS_SIGNATURE, verify_bundle
+from application.audit.bundle import COVERED, SUMS, SUMS_SIGNATURE, verify_bundle
 from tests.eventlog.test_verify import _rewrite_everything, delete_stored_checkpoints
 from tests.session_keys import SESSION_KEYS
 
@@ -199,7 +199,7 @@ def test_a_removed_event_or_a_reordered_pair_fails_the_bundle(
 
 def test_the_proofs_alone_catch_reordering_removal_and_change(exported: tuple[Path, str]) -> None:
     """Below the signed file hashes, the inclusion proofs and the signed checkpoint catch each change."""
-    from coproduce.audit import bundle
+    from application.audit import bundle
 
     folder, key = exported
     lines = (folder / "events.jsonl").read_bytes().splitlines(keepends=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from coproduce.audit.history import CSV_COLUMNS, state_as_of, timeline, timeline_csv
-from coproduce.simulation import demo_responses
+from application.audit.history import CSV_COLUMNS, state_as_of, timeline, timeline_csv
+from application.simulation import demo_responses
 from domain.plan import plan_rescheduled
 from tests.workflows.conftest import example_plan
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from coproduce.audit import live
-from coproduce.audit.history import decode
+from application.audit import live
+from application.audit.history import decode
 from domain.events import CheckInRecorded, event_to_record
 from eventlog import EventLog, NewEvent
 from tests.session_keys import SESSION_KEYS

@@ -23,11 +23,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from rich.console import Console
 
-from activities.people_register import PeopleRegister
-from activities.personal_data import ERASED, PREFIX, sealed_owner
-from coproduce.audit.bundle import verify_bundle
-from coproduce.render import status_view
-from coproduce.simulation import assessment, demo_responses
+from application.audit.bundle import verify_bundle
+from application.privacy.register import PeopleRegister
+from application.privacy.sealing import ERASED, PREFIX, sealed_owner
+from application.simulation import assessment, demo_responses
+from coproduce.cli.render import status_view
 from domain.plan import plan_rescheduled
 from eventlog import EventLog
 from tests.session_keys import SESSION_KEYS

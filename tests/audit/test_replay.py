@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coproduce.audit.history import decode, timeline
-from coproduce.audit.replay import decode_entry, replay_timelines
+from application.audit.history import decode, timeline
+from application.audit.replay import decode_entry, replay_timelines
 from domain.events import event_to_record
 from domain.plan import plan_from_yaml
 from eventlog import AUDITOR_ROLE, EventLog, NewEvent, canonical_json

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from coproduce.audit.history import Recorded, decode, state_as_of
-from coproduce.audit.report import render_report
+from application.audit.history import Recorded, decode, state_as_of
+from application.audit.report import render_report
 from domain.engagement import EngagementState
 from domain.events import (
     CheckInRecorded,

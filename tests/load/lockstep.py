@@ -31,7 +31,7 @@ from temporalio.client import (
 )
 from temporalio.testing import WorkflowEnvironment
 
-from coproduce.simulation import UPDATE_ATTEMPTS, UPDATE_PATIENCE, Responses, ScriptedPeople
+from application.simulation import UPDATE_ATTEMPTS, UPDATE_PATIENCE, Responses, ScriptedPeople
 from domain.plan import Plan
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow as W

@@ -26,7 +26,7 @@ import psycopg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from coproduce.simulation import Responses
+from application.simulation import Responses
 from domain.plan import plan_rescheduled
 from eventlog import EventLog, verify_database
 from tests.workflows.conftest import start_engagement

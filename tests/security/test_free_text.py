@@ -23,11 +23,12 @@ import yaml
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 
-from activities.personal_data import fields_of, open_sealed
-from coproduce.audit.disclosure import register_keys
+from application.audit.disclosure import register_keys
+from application.privacy.sealing import fields_of, open_sealed
 from tests.bad_inputs.stack import ProductBug, Stack
 from tests.cli.test_end_to_end import QUICK_PLAN
 from workers.codec import codec
+from workers.keys import master_key
 from workers.settings import Settings
 
 ENGAGEMENT = "sec-sql"
@@ -121,7 +122,7 @@ def recorded(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str
         " ORDER BY position",
         (e,),
     )
-    keys = asyncio.run(register_keys(stack.database_url, e, Settings()))
+    keys = asyncio.run(register_keys(stack.database_url, e, master_key(Settings(), create=False)))
     assert keys, "this test process shares the stack's master key"
     opened = [
         (t, open_sealed(t, payload, event_id, keys), entry, cause)

@@ -19,7 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-from coproduce.simulation import ScriptedPeople
+from application.simulation import ScriptedPeople
 from domain.plan import plan_rescheduled
 from eventlog import migrate
 from tests.domain.plans import small_plan

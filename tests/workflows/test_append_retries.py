@@ -11,12 +11,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.contracts import APPEND_EVENTS, AppendEvents, AppendReply
 from activities.eventlog_activities import EventLogActivities
-from activities.people_register import PeopleRegister
+from application.privacy.register import PeopleRegister
 from eventlog import EventLog
 from workers.keys import master_key
 from workers.settings import Settings
+from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply
 from workflows.engagement import EngagementWorkflow as W
 from workflows.messages import RecordCheckIn, RecordSession
 

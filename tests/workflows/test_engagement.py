@@ -8,7 +8,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from coproduce.simulation import ScriptedPeople, demo_responses
+from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from eventlog import EventLog, verify_database
 

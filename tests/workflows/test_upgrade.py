@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.eventlog_activities import EventLogActivities
-from activities.people_register import PeopleRegister
-from coproduce.simulation import ScriptedPeople, demo_responses
+from application.privacy.register import PeopleRegister
+from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from eventlog import EventLog
 from workers.keys import master_key

@@ -1,6 +1,6 @@
 """The auditor's report: one self-contained HTML page that tells an engagement's story from its log.
 
-``render_report`` takes a decoded history (``coproduce.audit.history.decode``) and returns a page with
+``render_report`` takes a decoded history (``application.audit.history.decode``) and returns a page with
 inline CSS and inline SVG charts: no script, no external file, font or network, so it can be mailed,
 archived and printed as it is. Its sections: the engagement at a glance, phases and gates on a time
 line, every gate round with its votes, comfort check-ins against the plan's threshold, each indicator

@@ -11,17 +11,17 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from application.simulation import Responses, demo_responses, milestones_due, projected_phases
 from domain.differences import differing_paths
 from domain.errors import PlanError
 from domain.events import event_from_record
 from domain.plan import plan_json_schema
 from domain.state import fold
 from eventlog import Signer, checkpoint_database, verify_database
+from workers.rehearsal import EXAMPLES, Rehearsal, rehearse
 
 from .common import JsonOption, fail, load_plan, out, print_json, run, settings
-from .rehearsal import EXAMPLES, Rehearsal, rehearse
 from .render import indicators_table, timeline_table
-from .simulation import Responses, demo_responses
 
 plan_app = typer.Typer(help="Check engagement plans and export their format.", no_args_is_help=True)
 DEMO_PLAN = EXAMPLES / "housing-tenant-governance.yaml"
@@ -152,14 +152,14 @@ def simulate(
             fail(f"{responses_file} is not a valid responses file: {str(exc).splitlines()[0]}")
     result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation")
     result.finish()
-    rows = _timeline(result)
+    rows = projected_phases(result.events)
     if as_json:
         print_json(
             {
                 "weeks": result.weeks,
                 "status": result.status.status,
                 "phases": rows,
-                "milestones": _milestones(result),
+                "milestones": milestones_due(result.events),
             }
         )
         return
@@ -173,7 +173,7 @@ def simulate(
         table.add_row(row["phase"], row["started"], row["gate_passed"], str(row["rounds"]),
                       "yes" if row["held"] else "", row["completed"])  # fmt: skip
     out.print(table)
-    milestones = _milestones(result)
+    milestones = milestones_due(result.events)
     if milestones:
         table = Table(title="Milestones fall due", title_justify="left")
         table.add_column("milestone")
@@ -187,34 +187,3 @@ def simulate(
         out.print(
             f"Ends {result.status.state.completed_at:%Y-%m-%d}: {'[red]after[/]' if late else 'within'} the plan's end date ({plan.ends_on})."
         )
-
-
-def _timeline(result: Rehearsal) -> list[dict]:  # type: ignore[type-arg]
-    rows: dict[str, dict] = {}  # type: ignore[type-arg]
-    for event in result.events:
-        phase = event.payload.get("phase_id")
-        if phase is None:
-            continue
-        row = rows.setdefault(phase, {"phase": phase, "started": "", "gate_opened": "", "gate_passed": "",
-                                      "rounds": 0, "held": False, "completed": ""})  # fmt: skip
-        day = event.occurred_at.strftime("%Y-%m-%d")
-        if event.type == "phase_started":
-            row["started"] = day
-        elif event.type == "gate_opened":
-            row["gate_opened"] = row["gate_opened"] or day
-            row["rounds"] += 1
-        elif event.type == "gate_decided" and event.payload["outcome"] == "passed":
-            row["gate_passed"] = day
-        elif event.type == "pace_hold_recorded":
-            row["held"] = True
-        elif event.type == "phase_completed":
-            row["completed"] = day
-    return list(rows.values())
-
-
-def _milestones(result: Rehearsal) -> dict[str, str]:
-    return {
-        e.payload["milestone_id"]: e.occurred_at.strftime("%Y-%m-%d")
-        for e in result.events
-        if e.type == "milestone_due"
-    }

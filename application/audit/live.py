@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from activities.contracts import AppendReply
 from domain.differences import differing_paths
+from workflows.contracts import AppendReply
 from workflows.messages import EngagementStatus, UpdateResult
 
 from .history import Recorded, state_as_of

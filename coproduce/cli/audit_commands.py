@@ -17,14 +17,14 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
-from eventlog import WRITER_ROLE, checkpoint_database, verify_database
-from workers.database import database_url
-from workflows.status import build_status
+from application import auditing
+from application.audit import bundle, history
+from workers.keys import checkpoint_signer, trusted_verifiers
 
-from .audit import bundle, disclosure, history, keys, live
-from .common import CommandError, JsonOption, client, engagement_status, fail, out, print_json, run, settings
+from .common import JsonOption, attempt, fail, out, print_json, run, services, settings
 from .render import status_view
 
 audit_app = typer.Typer(
@@ -52,24 +52,6 @@ def parse_as_of(text: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _history(engagement_id: str) -> list[history.Recorded]:
-    return (await _shown(engagement_id))[0]
-
-
-async def _shown(
-    engagement_id: str, *, personal_text: bool = True
-) -> tuple[list[history.Recorded], disclosure.Disclosure]:
-    """The engagement's history as this reader may see it, and how people are shown to them."""
-    config = settings()
-    url = database_url(config, start_embedded=False)
-    log = await history.open_log(url)
-    try:
-        shown = await disclosure.disclosure(log, url, engagement_id, config, personal_text=personal_text)
-        return await history.load(log, engagement_id, shown), shown
-    finally:
-        await log.close()
-
-
 @audit_app.command("timeline")
 def timeline(
     engagement_id: str = typer.Argument(..., help="The engagement's id."),
@@ -80,15 +62,12 @@ def timeline(
     """Every decision in order: gates, votes (with constituency and authorisation), outcomes, holds,
     overrides, amendments, ladder moves, training, check-ins, measurements."""
     moment = parse_as_of(as_of)
-    recorded, shown = run(lambda: _shown(engagement_id), engagement_id)
-    entries = list(history.timeline(recorded, moment, shown.labels))
+    entries = run(lambda: auditing.timeline(services(), engagement_id, moment), engagement_id)
     if as_json:
         print_json([entry.as_json() for entry in entries])
     elif as_csv:
         sys.stdout.write(history.timeline_csv(entries))
     else:
-        from rich.table import Table
-
         table = Table(title=f"Decision timeline of {engagement_id}" + (f" up to {as_of}" if as_of else ""),
                       title_justify="left")  # fmt: skip
         table.add_column("#", justify="right")
@@ -116,12 +95,7 @@ def state(
     """The engagement exactly as it stood at a moment: the fold of the log up to then."""
     moment = parse_as_of(as_of)
     assert moment is not None
-    recorded = run(lambda: _history(engagement_id))
-    if recorded[0].event.occurred_at > moment:
-        fail(f"engagement {engagement_id} started on {recorded[0].event.occurred_at:%Y-%m-%d}, after {as_of}")
-    folded = history.state_as_of(recorded, moment)
-    version = sum(1 for item in recorded if item.event.occurred_at <= moment)
-    view = build_status(folded, moment, stream_version=version, lead="")
+    view = run(lambda: auditing.state_on(services(), engagement_id, moment), engagement_id)
     if as_json:
         print_json(view)
     else:
@@ -150,54 +124,24 @@ def verify(
             notes.append(path.read_text())
         except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
             fail(f"cannot read the checkpoint file {path}; give the file `coproduce audit checkpoint` wrote")
-    verifiers = keys.trusted(config, key)
+    verifiers = attempt(lambda: trusted_verifiers(config, key))
     if notes and not verifiers:
         fail("no public key to check the checkpoint with; pass --key (from `coproduce audit key`)")
-
-    async def body() -> tuple[list[str], bool]:
-        url = database_url(config, start_embedded=False)
-        report = await verify_database(
-            url, notes=notes, verifiers=verifiers, origin=config.log_origin if notes else None,
-            check_columns=columns,
-        )  # fmt: skip
-        lines = [f"log: {report.summary()}", *(f"note: {n}" for n in report.notes)]
-        ok = report.ok
-        if engagement_id is not None:
-            recorded = await _history(engagement_id)
-            lines.append(f"engagement {engagement_id}: {len(recorded)} events, replayed to status "
-                         f"{history.state_as_of(recorded).status}")  # fmt: skip
-            comparison = await _compare(engagement_id, recorded)
-            if comparison is None:
-                lines.append("workflow: Temporal is not reachable, so the live comparison was skipped")
-            else:
-                lines.append(f"workflow: {comparison.summary()}")
-                lines.extend(f"  also: {p}" for p in comparison.problems[1:])
-                ok = ok and comparison.ok
-        return lines, ok
-
-    lines, ok = run(body, engagement_id)
-    for line in lines:
+    found = run(
+        lambda: auditing.verify(
+            services(),
+            engagement_id,
+            notes=notes,
+            verifiers=verifiers,
+            origin=config.log_origin,
+            columns=columns,
+        ),
+        engagement_id,
+    )
+    for line in found.lines:
         out.print(line, highlight=False, markup=False)
-    if not ok:
+    if not found.ok:
         raise typer.Exit(1)
-
-
-async def _compare(engagement_id: str, recorded: list[history.Recorded]) -> live.LiveComparison | None:
-    """Compare with the live workflow, or None when Temporal cannot be reached."""
-    from temporalio.service import RPCError, RPCStatusCode
-
-    try:
-        temporal = await client()
-    except Exception:  # no Temporal here (an auditor's laptop): the log checks stand on their own
-        return None
-    handle = temporal.get_workflow_handle(engagement_id)
-    try:
-        status = await engagement_status(handle)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return live.LiveComparison(problems=[f"Temporal has no workflow for engagement {engagement_id}"])
-        raise
-    return await live.compare(temporal, engagement_id, recorded, status)
 
 
 @audit_app.command("checkpoint")
@@ -211,14 +155,9 @@ def checkpoint(
     config = settings()
 
     async def body() -> str:
-        signer = keys.signer(config, create=True)
+        signer = checkpoint_signer(config, create=True)
         assert signer is not None
-        report, note = await checkpoint_database(
-            database_url(config, start_embedded=False), signer, config.log_origin, role=WRITER_ROLE
-        )
-        if note is None:
-            raise CommandError(f"the log does not verify, so no checkpoint was signed: {report.summary()}")
-        return note
+        return await auditing.checkpoint(services(), signer, config.log_origin)
 
     note = run(body)
     out_file.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +169,7 @@ def checkpoint(
 @audit_app.command("key")
 def public_key() -> None:
     """Print the public key that checks this installation's checkpoints and bundles."""
-    signer = keys.signer(settings(), create=False)
+    signer = attempt(lambda: checkpoint_signer(settings(), create=False))
     if signer is None:
         fail("there is no signing key yet; `coproduce audit checkpoint --out FILE` creates one")
     out.print(signer.verifier.key_string(), highlight=False, markup=False, soft_wrap=True)
@@ -255,61 +194,22 @@ def export(
         fail(f"{out_dir} exists and is not an empty folder; choose a new folder for the bundle")
     config = settings()
 
-    async def body() -> tuple[int, str]:
-        from .audit.report import render_report
-
-        url = database_url(config, start_embedded=False)
-        signer = keys.signer(config, create=True)
+    async def body() -> auditing.Exported:
+        signer = checkpoint_signer(config, create=True)
         assert signer is not None
-        report, note = await checkpoint_database(url, signer, config.log_origin, role=WRITER_ROLE)
-        if note is None:
-            raise CommandError(f"the log does not verify, so it cannot be exported: {report.summary()}")
-        log = await history.open_log(url)
-        try:
-            size = report.size
-            shown = await disclosure.disclosure(
-                log, url, engagement_id, config, personal_text=personal_text == "included"
-            )
-            if personal_text == "included" and shown.keys is None:
-                raise CommandError(
-                    "this login or machine may not read personal text (no master key, or no access to the "
-                    "people register), so it cannot be included; export with --personal-text redacted"
-                )
-            recorded = [
-                item for item in await history.load(log, engagement_id, shown) if item.record.position <= size
-            ]
-            leaves = await _leaves(log, size)
-        finally:
-            await log.close()
-        html = render_report(
-            recorded, engagement_id=engagement_id, verification=report.summary(), labels=shown.labels
-        )
-        choice = (
-            "included in report.html as written, at the exporter's choice; events.jsonl keeps it sealed"
-            if personal_text == "included"
-            else "redacted: report.html shows no reasons, notes or findings; events.jsonl keeps them sealed"
-        )
-        bundle.write_bundle(
-            out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
-            note=note, signer=signer, origin=config.log_origin, report_html=html, personal=choice,
+        return await auditing.export(
+            services(), engagement_id, out_dir, signer=signer, origin=config.log_origin,
+            personal_text="included" if personal_text == "included" else "redacted",
         )  # fmt: skip
-        return len(recorded), report.summary()
 
     try:
-        count, summary = run(body, engagement_id)
+        done = run(body, engagement_id)
     except bundle.BundleError as exc:
         fail(str(exc))
-    out.print(f"exported {count} events of {engagement_id} to {out_dir} ({summary})", highlight=False)
-
-
-async def _leaves(log, size: int) -> list[bytes]:  # type: ignore[no-untyped-def]
-    """The leaf hashes of the whole log up to ``size``, in order (for the inclusion proofs)."""
-    async with log.pool.connection() as conn:
-        cur = conn.cursor(binary=True)
-        await cur.execute(
-            "SELECT leaf_hash FROM eventlog.audit_events WHERE position <= %s ORDER BY position", (size,)
-        )
-        return [bytes(row[0]) for row in await cur.fetchall()]
+    out.print(
+        f"exported {done.events} events of {engagement_id} to {out_dir} ({done.verification})",
+        highlight=False,
+    )
 
 
 @audit_app.command("verify-bundle")

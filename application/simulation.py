@@ -17,7 +17,7 @@ anything except through updates, so every rule of the real workflow applies.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -29,10 +29,11 @@ from temporalio.client import (
 
 from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
+from eventlog import RecordedEvent
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
 
-from .common import engagement_status
+from .engagements import engagement_status
 
 W = EngagementWorkflow
 UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
@@ -81,7 +82,7 @@ class ScriptedPeople:
 
     async def status(self) -> m.EngagementStatus:
         """The engagement's status: its query while it runs, its result once it has completed (see
-        ``coproduce.common.engagement_status``: histories recorded by the time-skipping test server under
+        ``coproduce.cli.common.engagement_status``: histories recorded by the time-skipping test server under
         load have been seen to replay differently from how they ran)."""
         return await engagement_status(self.handle)
 
@@ -252,3 +253,37 @@ def demo_responses(plan: Plan) -> Responses:
     if vote is not None:
         objections[vote.id] = "Training dates clashed with school holidays; too many of us missed it."
     return Responses(uneasy_phases=uneasy, objections=objections)
+
+
+def projected_phases(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
+    """Each phase's projected dates from a rehearsal's events: started, gate opened and passed, rounds,
+    whether the pace policy held it, completed."""
+    rows: dict[str, dict[str, Any]] = {}
+    for event in events:
+        phase = event.payload.get("phase_id")
+        if phase is None:
+            continue
+        row = rows.setdefault(phase, {"phase": phase, "started": "", "gate_opened": "", "gate_passed": "",
+                                      "rounds": 0, "held": False, "completed": ""})  # fmt: skip
+        day = event.occurred_at.strftime("%Y-%m-%d")
+        if event.type == "phase_started":
+            row["started"] = day
+        elif event.type == "gate_opened":
+            row["gate_opened"] = row["gate_opened"] or day
+            row["rounds"] += 1
+        elif event.type == "gate_decided" and event.payload["outcome"] == "passed":
+            row["gate_passed"] = day
+        elif event.type == "pace_hold_recorded":
+            row["held"] = True
+        elif event.type == "phase_completed":
+            row["completed"] = day
+    return list(rows.values())
+
+
+def milestones_due(events: Sequence[RecordedEvent]) -> dict[str, str]:
+    """When each evaluation milestone fell due in a rehearsal."""
+    return {
+        e.payload["milestone_id"]: e.occurred_at.strftime("%Y-%m-%d")
+        for e in events
+        if e.type == "milestone_due"
+    }

@@ -61,7 +61,7 @@ from domain.events import (
 from domain.state import apply
 from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent
 
-from ..common import CommandError
+from ..errors import NotFound, UserError
 from .disclosure import Disclosure, relabel
 
 
@@ -81,7 +81,7 @@ async def open_log(database_url: str) -> EventLog:
                 await conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (AUDITOR_ROLE,))
             ).fetchone()
     except psycopg.errors.UndefinedObject:  # the roles do not exist: the log was never migrated
-        raise CommandError(
+        raise UserError(
             "the event log is not set up in this database; run `coproduce db migrate` first"
         ) from None
     role = AUDITOR_ROLE if row and row[0] else None
@@ -99,7 +99,7 @@ async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None 
     """Every event of one engagement, in order; a clear error when the log has none."""
     history = decode(await log.read_stream(engagement_id), disclosure)
     if not history:
-        raise CommandError(
+        raise NotFound(
             f"the event log has no engagement '{engagement_id}'; "
             "`coproduce engagement list` shows engagements, or check COPRODUCE_DATABASE_URL"
         )

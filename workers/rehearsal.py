@@ -20,22 +20,21 @@ from psycopg import sql
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.people_register import PeopleRegister
+from application.audit.disclosure import Disclosure
+from application.privacy.register import PeopleRegister
+from application.simulation import Responses, ScriptedPeople
 from domain.plan import Plan, plan_rescheduled
 from eventlog import RecordedEvent
 from workers.codec import data_converter
 from workers.database import embedded_server, migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.keys import master_key
+from workers.running import running_stack
 from workers.settings import Settings
-from workers.stack import running_stack
 from workers.temporal_binaries import temporal_test_server
 from workers.worker import build_worker, open_event_log
 from workflows.engagement import EngagementWorkflow
 from workflows.messages import EngagementInput, EngagementStatus, StartEngagement
-
-from .audit.disclosure import Disclosure
-from .simulation import Responses, ScriptedPeople
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TASK_QUEUE = "rehearsal"

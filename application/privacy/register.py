@@ -10,7 +10,7 @@ the master key (which lives outside the database, see ``workers.keys``). ``forge
 entry, gives them their number ("forgotten person #n") and deletes their key in one transaction: their
 sealed text in the log can never be opened again, and later text of theirs is not stored at all.
 
-Tables: ``engagements.people_register`` and ``engagements.person_keys`` (activities/migrations/0003).
+Tables: ``engagements.people_register`` and ``engagements.person_keys`` (application/migrations/0003).
 The writer role may use them; the auditor role may not read them.
 """
 
@@ -28,7 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from domain.plan import Plan, plan_pseudonymised
 
-from .personal_data import NONCE_BYTES, new_data_key
+from .sealing import NONCE_BYTES, new_data_key
 
 MASTER_KEY_BYTES = 32
 

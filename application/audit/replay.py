@@ -27,8 +27,8 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from activities.people_register import forgotten_stream
-from activities.personal_data import PREFIX, open_sealed
+from application.privacy.register import forgotten_stream
+from application.privacy.sealing import PREFIX, open_sealed
 from domain.events import event_from_json, event_from_record
 from eventlog import RecordedEvent
 

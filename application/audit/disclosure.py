@@ -1,6 +1,6 @@
 """What a reader of the log may see of personal data, and how forgotten people are shown.
 
-The log holds personal text sealed (``activities.personal_data``). A reader opens it only with the data
+The log holds personal text sealed (``application.privacy.sealing``). A reader opens it only with the data
 keys of the people register, which needs both the master key (this installation's setting or key file)
 and a database login allowed to read the register (the writer role; an administrator). An auditor's
 login may not, so auditors see ``(withheld)``; text whose key was destroyed shows ``(erased)``.
@@ -19,12 +19,10 @@ from typing import Any
 
 import psycopg
 
-from activities.people_register import PeopleRegister, RegisterError, forgotten_stream
-from activities.personal_data import open_sealed
+from application.privacy.register import PeopleRegister, RegisterError, forgotten_stream
+from application.privacy.sealing import open_sealed
 from domain.events.people import PersonForgotten
 from eventlog import EventLog, RecordedEvent
-from workers.keys import KeySettingError, master_key
-from workers.settings import Settings
 
 
 @dataclass(slots=True)
@@ -66,21 +64,19 @@ async def forgotten_people(log: EventLog, engagement_id: str) -> dict[str, Perso
     return found
 
 
-async def register_keys(database_url: str, engagement_id: str, settings: Settings) -> dict[str, bytes] | None:
+async def register_keys(
+    database_url: str, engagement_id: str, master_key: bytes | None
+) -> dict[str, bytes] | None:
     """The engagement's data keys when this process has the master key and its login may read the
     register; None otherwise (the reader sees ``(withheld)``)."""
-    try:
-        key = master_key(settings, create=False)
-    except KeySettingError:
-        return None
-    if key is None:
+    if master_key is None:
         return None
     try:
         log = await EventLog.open(database_url, role=None, min_size=1, max_size=1)
     except psycopg.Error:
         return None
     try:
-        return await PeopleRegister(log.pool, key).all_keys(engagement_id)
+        return await PeopleRegister(log.pool, master_key).all_keys(engagement_id)
     except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable, RegisterError):
         return None
     finally:
@@ -88,13 +84,19 @@ async def register_keys(database_url: str, engagement_id: str, settings: Setting
 
 
 async def disclosure(
-    log: EventLog, database_url: str, engagement_id: str, settings: Settings, *, personal_text: bool = True
+    log: EventLog,
+    database_url: str,
+    engagement_id: str,
+    master_key: bytes | None,
+    *,
+    personal_text: bool = True,
 ) -> Disclosure:
-    """How ``engagement_id`` is shown to this reader; ``personal_text=False`` withholds the text even
-    from a reader who could open it (a redacted export)."""
+    """How ``engagement_id`` is shown to this reader (``master_key``: this machine's, None when it has
+    none); ``personal_text=False`` withholds the text even from a reader who could open it (a redacted
+    export)."""
     forgotten, keys = await asyncio.gather(
         forgotten_people(log, engagement_id),
-        register_keys(database_url, engagement_id, settings) if personal_text else _none(),
+        register_keys(database_url, engagement_id, master_key) if personal_text else _none(),
     )
     return Disclosure(keys=keys, forgotten=forgotten)
 

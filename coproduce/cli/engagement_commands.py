@@ -1,41 +1,34 @@
-"""``coproduce engagement ...``, ``record ...`` and ``gate ...``: what operators and approvers do."""
+"""``coproduce engagement ...``, ``record ...`` and ``gate ...``: what operators and approvers do.
+
+Each command parses its options into a typed request, calls one use case (``application.engagements``)
+and prints what it returns.
+"""
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 import yaml
-from pydantic import ValidationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from domain.plan import Plan, plan_rescheduled
+from application import engagements
+from application.engagements import StartRequest
+from application.errors import UserError
 from domain.vocabulary import ACTIVITY_TYPES
-from workers.database import database_url
 from workflows import messages as m
-from workflows.engagement import EngagementWorkflow
-from workflows.messages import EngagementInput, StartEngagement
 
-from .audit.disclosure import Disclosure, forgotten_people
-from .audit.history import open_log
 from .common import (
-    CommandError,
     JsonOption,
     UpdateIdOption,
-    client,
-    engagement,
-    engagement_status,
+    acting,
+    build,
     fail,
     load_plan,
     out,
-    people_register,
     print_json,
+    report_update,
     run,
-    settings,
-    update_command,
+    services,
 )
 from .render import engagements_table, status_view
 
@@ -51,48 +44,13 @@ As = typer.Option(..., "--as", help="Who is acting: their person id in the plan.
 Reason = typer.Option(..., "--reason", help="Why (recorded with the decision).")
 
 
-def _message(cls: type[m.Message], **values: Any) -> m.Message:
-    """Build an update's input, turning a bad value into one sentence."""
-    try:
-        return cls(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise CommandError(f"{where}: {first['msg']}") from None
-
-
-def build(cls: type[m.Message], **values: Any) -> m.Message:
-    """``_message`` for command bodies: a bad value ends the command with its sentence."""
-    try:
-        return _message(cls, **values)
-    except CommandError as exc:
-        fail(str(exc))
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "engagement"
-
-
-def _scheduled(plan: Plan, starts_on: str | None) -> tuple[Plan, str | None]:
-    """The plan, moved to start today (or on ``starts_on``) when its own start date has passed."""
-    if starts_on == "plan":
-        return plan, None
-    if starts_on is not None:
-        try:
-            day = date.today() if starts_on == "today" else date.fromisoformat(starts_on)
-        except ValueError:
-            raise CommandError(
-                f"--starts-on '{starts_on}' is not a date (YYYY-MM-DD), 'today' or 'plan'"
-            ) from None
-    elif plan.starts_on < date.today():
-        day = date.today()
-    else:
-        return plan, None
-    moved = plan_rescheduled(plan, day)
-    return (
-        moved,
-        f"the plan's dates were moved to run {moved.starts_on} to {moved.ends_on} (it said {plan.starts_on} to {plan.ends_on})",
+def send(engagement_id: str, by: str, update: m.Message, update_id: str | None, as_json: bool) -> None:
+    """The body of every record/gate command: one input, sent as ``by``, and what it recorded."""
+    result = run(
+        lambda: engagements.submit(services(), acting(by), engagement_id, update, update_id=update_id),
+        engagement_id,
     )
+    report_update(result, as_json)
 
 
 @engagement_app.command("start")
@@ -113,76 +71,25 @@ def start(
 ) -> None:
     """Start an engagement from a plan: it runs until its last gate passes."""
 
-    async def body() -> dict[str, str]:
-        plan, note = _scheduled(load_plan(plan_file), starts_on)
-        lead = by or next((p.id for p in plan.people if p.constituency == "facilitator"), plan.people[0].id)
-        if lead not in plan.people_by_id:
-            raise CommandError(f"--as {lead}: there is no person '{lead}' in the plan")
-        ident = engagement_id or f"{_slug(plan.organisation.name)}-{plan.starts_on:%Y-%m}"
-        _message(StartEngagement, engagement_id=ident, plan=plan, started_by=lead)  # check before registering
-        temporal = await client()
-        try:  # never let a second start overwrite the register of an existing engagement
-            await temporal.get_workflow_handle(ident).describe()
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND:
-                raise
-        else:
-            raise CommandError(f"an engagement with id '{ident}' exists already; choose another id with --id")
-        async with people_register() as register:  # names to the register; the workflow gets ids
-            plan = await register.register(ident, plan)
-        start = _message(StartEngagement, engagement_id=ident, plan=plan, started_by=lead)
-        await temporal.start_workflow(
-            EngagementWorkflow.run,
-            EngagementInput(start=start),  # type: ignore[arg-type]
-            id=ident,
-            task_queue=settings().task_queue,
-        )
-        return {"id": ident, "lead": lead, "note": note or ""}
+    async def body() -> engagements.Started:
+        plan = load_plan(plan_file)
+        request = StartRequest(plan=plan, engagement_id=engagement_id, starts_on=starts_on)
+        return await engagements.start(services(), acting(by or engagements.default_lead(plan)), request)
 
     started = run(body, engagement_id)
     if as_json:
-        print_json(started)
+        print_json({"id": started.engagement_id, "lead": started.lead, "note": started.note})
         return
-    if started["note"]:
-        out.print(f"note: {started['note']}")
-    out.print(f"started engagement [bold]{started['id']}[/] (lead: {started['lead']})")
-    out.print(f"see it with `coproduce engagement status {started['id']}`")
+    if started.note:
+        out.print(f"note: {started.note}")
+    out.print(f"started engagement [bold]{started.engagement_id}[/] (lead: {started.lead})")
+    out.print(f"see it with `coproduce engagement status {started.engagement_id}`")
 
 
 @engagement_app.command("list")
 def list_engagements(as_json: bool = JsonOption) -> None:
     """Engagements with their organisation, phase, status and what each is waiting for."""
-
-    async def body() -> list[dict[str, str]]:
-        temporal = await client()
-        latest: dict[str, Any] = {}
-        async for execution in temporal.list_workflows('WorkflowType = "EngagementWorkflow"'):
-            known = latest.get(execution.id)
-            if known is None or execution.start_time > known.start_time:
-                latest[execution.id] = execution
-        rows = []
-        for ident, execution in sorted(latest.items()):
-            attributes = {key.name: value for key, value in execution.typed_search_attributes}
-            waiting = ""
-            if attributes.get("EngagementStatus") in ("active", "paused"):
-                status = await temporal.get_workflow_handle(ident).query(EngagementWorkflow.status)
-                waiting = "; ".join(status.waiting_for)
-            rows.append(
-                {
-                    "id": ident,
-                    "organisation": str(attributes.get("Organisation", "")),
-                    "phase": str(attributes.get("EngagementPhase", "")),
-                    "status": str(
-                        attributes.get(
-                            "EngagementStatus", execution.status.name.lower() if execution.status else ""
-                        )
-                    ),
-                    "waiting_for": waiting,
-                }
-            )
-        return rows
-
-    rows = run(body)
+    rows = [vars(row) for row in run(lambda: engagements.list_engagements(services()))]
     if as_json:
         print_json(rows)
     elif not rows:
@@ -196,29 +103,11 @@ def status(
     engagement_id: str = typer.Argument(..., help="The engagement's id."), as_json: bool = JsonOption
 ) -> None:
     """Where an engagement stands: phases, the open gate and its votes, what it waits for, indicators."""
-
-    async def body() -> tuple[m.EngagementStatus, dict[str, str]]:
-        current = await engagement_status(await engagement(engagement_id))
-        return current, await forgotten_labels(engagement_id)
-
-    current, labels = run(body, engagement_id)
+    view = run(lambda: engagements.status(services(), engagement_id), engagement_id)
     if as_json:
-        print_json(current)
+        print_json(view.status)
     else:
-        out.print(status_view(current, labels))
-
-
-async def forgotten_labels(engagement_id: str) -> dict[str, str]:
-    """How the engagement's forgotten people are shown ("forgotten person #n"), from the log; none
-    when the log cannot be read from here (the status still shows)."""
-    try:
-        log = await open_log(database_url(settings(), start_embedded=False))
-    except Exception:
-        return {}
-    try:
-        return Disclosure(forgotten=await forgotten_people(log, engagement_id)).labels
-    finally:
-        await log.close()
+        out.print(status_view(view.status, view.labels))
 
 
 @engagement_app.command("pause")
@@ -230,7 +119,7 @@ def pause(
     as_json: bool = JsonOption,
 ) -> None:
     """Pause an engagement: no gate opens and no reminder goes out until it is resumed."""
-    update_command(engagement_id, "pause", build(m.Pause, by=by, reason=reason), update_id, as_json)
+    send(engagement_id, by, build(m.Pause, by=by, reason=reason), update_id, as_json)
 
 
 @engagement_app.command("resume")
@@ -242,7 +131,7 @@ def resume(
     as_json: bool = JsonOption,
 ) -> None:
     """Resume a paused engagement."""
-    update_command(engagement_id, "resume", build(m.Resume, by=by, reason=reason), update_id, as_json)
+    send(engagement_id, by, build(m.Resume, by=by, reason=reason), update_id, as_json)
 
 
 @engagement_app.command("amend")
@@ -255,19 +144,15 @@ def amend(
     as_json: bool = JsonOption,
 ) -> None:
     """Amend a running engagement's plan (what already happened cannot be rewritten)."""
-
-    async def body() -> m.Message:
-        current = await (await engagement(engagement_id)).query(EngagementWorkflow.status)
+    try:
         plan = load_plan(plan_file)
-        running = current.state.plan
-        if running is not None and plan.starts_on != running.starts_on:  # keep the engagement's own dates
-            plan = plan_rescheduled(plan, running.starts_on)
-        _message(m.AmendPlan, by=by, plan=plan, reason=reason)  # check before registering
-        async with people_register() as register:
-            plan = await register.register(engagement_id, plan)
-        return _message(m.AmendPlan, by=by, plan=plan, reason=reason)
-
-    update_command(engagement_id, "amend_plan", run(body, engagement_id), update_id, as_json)
+    except UserError as exc:
+        fail(str(exc))
+    result = run(
+        lambda: engagements.amend(services(), acting(by), engagement_id, plan, reason, update_id=update_id),
+        engagement_id,
+    )
+    report_update(result, as_json)
 
 
 # -- record ------------------------------------------------------------------------------------------
@@ -294,7 +179,7 @@ def record_assessment(
     if not isinstance(fields, dict):
         fail(f"{from_file} must hold the assessment's fields (past_co_production, what_worked, ...)")
     msg = build(m.RecordAssessment, by=by, **fields)
-    update_command(engagement_id, "record_assessment", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 @record_app.command("evaluation-strategy")
@@ -307,7 +192,7 @@ def record_evaluation_strategy(
     """Record that the evaluation strategy (outcomes, indicators, milestones) was agreed; measuring starts."""
     people = tuple(p.strip() for p in agreed_by.split(",") if p.strip())
     msg = build(m.AgreeEvaluationStrategy, agreed_by=people)
-    update_command(engagement_id, "agree_evaluation_strategy", msg, update_id, as_json)
+    send(engagement_id, people[0], msg, update_id, as_json)
 
 
 @record_app.command("session")
@@ -329,7 +214,7 @@ def record_session(
         m.RecordSession, by=by, activity_type=activity_type, attendee_ids=people, duration_minutes=minutes,
         phase_id=phase, activity_id=activity, notes=notes,
     )  # fmt: skip
-    update_command(engagement_id, "record_session", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 @record_app.command("training")
@@ -343,7 +228,7 @@ def record_training(
 ) -> None:
     """Record a training module completed (it authorises the person for the module's validity)."""
     msg = build(m.RecordTraining, by=by, person_id=person, module_id=module)
-    update_command(engagement_id, "record_training", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 @record_app.command("measurement")
@@ -362,7 +247,7 @@ def record_measurement(
     msg = build(
         m.RecordMeasurement, by=by, indicator=indicator, value=value, baseline=baseline, milestone_id=milestone, note=note
     )  # fmt: skip
-    update_command(engagement_id, "record_measurement", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 @record_app.command("checkin")
@@ -378,7 +263,7 @@ def record_checkin(
 ) -> None:
     """Record a check-in: how comfortable someone is with the pace of change."""
     msg = build(m.RecordCheckIn, person_id=person, comfort=comfort, note=note)
-    update_command(engagement_id, "record_check_in", msg, update_id, as_json)
+    send(engagement_id, person, msg, update_id, as_json)
 
 
 @record_app.command("contribution")
@@ -396,7 +281,7 @@ def record_contribution(
     msg = build(
         m.RecordContribution, by=by, person_id=person, minutes=minutes, expenses_pence=expenses_pence, session_id=session
     )  # fmt: skip
-    update_command(engagement_id, "record_contribution", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 # -- gates -------------------------------------------------------------------------------------------
@@ -419,7 +304,7 @@ def decide(
     if len(choices) != 1:
         fail("give exactly one of --approve, --object or --abstain")
     msg = build(m.DecideGate, person_id=by, phase_id=phase, choice=choices[0], reason=reason)
-    update_command(engagement_id, "decide_gate", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)
 
 
 @gate_app.command("override")
@@ -433,4 +318,4 @@ def override(
 ) -> None:
     """Override a pace hold on a phase (a facilitator, with a reason); the gate may then open."""
     msg = build(m.OverrideHold, by=by, phase_id=phase, reason=reason)
-    update_command(engagement_id, "override_hold", msg, update_id, as_json)
+    send(engagement_id, by, msg, update_id, as_json)

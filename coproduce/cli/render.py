@@ -10,11 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from application.audit.disclosure import relabel
 from domain.rules.indicators import IndicatorProgress
 from eventlog import RecordedEvent
 from workflows.messages import EngagementStatus
-
-from .audit.disclosure import relabel
 
 PHASE_MARK = {
     "completed": "[green]done[/]",

@@ -15,7 +15,8 @@ import typer
 from eventlog import AUDITOR_ROLE, WRITER_ROLE
 from workers.database import database_url, embedded_server, migrate_database, set_passwords
 from workers.logging import configure_logging
-from workers.stack import Stack, StackInfo, running_stack, stop_running_stack
+from workers.running import StackInfo, running_stack
+from workers.stack import Stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
 
 from .common import fail, out, run, settings

@@ -1,0 +1,191 @@
+"""The auditor's use cases: replay an engagement, see it on a date, verify the log, sign a checkpoint,
+export an evidence bundle.
+
+They read the event log alone (as the read-only auditor role where the login allows) and ask Temporal
+only to compare the log with a live workflow. The library beneath (``application.audit``) does the
+work; these functions open what it needs, in the right order, and refuse what must not happen (a
+checkpoint or a bundle over a log that does not verify).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Literal
+
+from temporalio.service import RPCError, RPCStatusCode
+
+from eventlog import WRITER_ROLE, EventLog, Signer, Verifier, checkpoint_database, verify_database
+from workflows.messages import EngagementStatus
+from workflows.status import build_status
+
+from .audit import bundle, disclosure, history, live
+from .audit.report import render_report
+from .engagements import engagement_status
+from .errors import UserError
+from .services import Services
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An engagement's history as one reader may see it, and how its forgotten people are labelled."""
+
+    history: list[history.Recorded]
+    labels: dict[str, str]
+
+
+async def shown(services: Services, engagement_id: str, *, personal_text: bool = True) -> Shown:
+    """The engagement's recorded history, personal text opened as far as this reader may."""
+    async with services.reader_log() as log:
+        seen = await disclosure.disclosure(
+            log, services.database_url(), engagement_id, services.master_key(), personal_text=personal_text
+        )
+        return Shown(await history.load(log, engagement_id, seen), seen.labels)
+
+
+async def timeline(
+    services: Services, engagement_id: str, as_of: datetime | None = None
+) -> list[history.TimelineEntry]:
+    """Every decision in order, up to ``as_of`` when given."""
+    record = await shown(services, engagement_id)
+    return list(history.timeline(record.history, as_of, record.labels))
+
+
+async def state_on(services: Services, engagement_id: str, as_of: datetime) -> EngagementStatus:
+    """The engagement exactly as it stood at ``as_of``: the fold of the log up to then, as a status."""
+    recorded = (await shown(services, engagement_id)).history
+    began = recorded[0].event.occurred_at
+    if began > as_of:
+        moment = as_of.date().isoformat() if as_of.time() == time.max else as_of.isoformat()
+        raise UserError(f"engagement {engagement_id} started on {began:%Y-%m-%d}, after {moment}")
+    version = sum(1 for item in recorded if item.event.occurred_at <= as_of)
+    return build_status(history.state_as_of(recorded, as_of), as_of, stream_version=version, lead="")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify`` found: one line per check, and whether everything held."""
+
+    lines: list[str]
+    ok: bool
+
+
+async def verify(
+    services: Services,
+    engagement_id: str | None,
+    *,
+    notes: list[str],
+    verifiers: list[Verifier],
+    origin: str,
+    columns: bool = False,
+) -> Verification:
+    """Recompute every hash and the Merkle root, check the signed checkpoints ``notes``, and (for an
+    engagement whose workflow is reachable) check the log against the workflow."""
+    report = await verify_database(
+        services.database_url(), notes=notes, verifiers=verifiers, origin=origin if notes else None,
+        check_columns=columns,
+    )  # fmt: skip
+    lines = [f"log: {report.summary()}", *(f"note: {n}" for n in report.notes)]
+    ok = report.ok
+    if engagement_id is not None:
+        recorded = (await shown(services, engagement_id)).history
+        lines.append(
+            f"engagement {engagement_id}: {len(recorded)} events, replayed to status "
+            f"{history.state_as_of(recorded).status}"
+        )
+        comparison = await compare_with_workflow(services, engagement_id, recorded)
+        if comparison is None:
+            lines.append("workflow: Temporal is not reachable, so the live comparison was skipped")
+        else:
+            lines.append(f"workflow: {comparison.summary()}")
+            lines.extend(f"  also: {p}" for p in comparison.problems[1:])
+            ok = ok and comparison.ok
+    return Verification(lines, ok)
+
+
+async def compare_with_workflow(
+    services: Services, engagement_id: str, recorded: list[history.Recorded]
+) -> live.LiveComparison | None:
+    """Compare the log with the live workflow, or None when Temporal cannot be reached."""
+    try:
+        temporal = await services.temporal()
+    except Exception:  # no Temporal here (an auditor's laptop): the log checks stand on their own
+        return None
+    handle = temporal.get_workflow_handle(engagement_id)
+    try:
+        status = await engagement_status(handle)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return live.LiveComparison(problems=[f"Temporal has no workflow for engagement {engagement_id}"])
+        raise
+    return await live.compare(temporal, engagement_id, recorded, status)
+
+
+async def checkpoint(services: Services, signer: Signer, origin: str) -> str:
+    """Verify the whole log and sign a checkpoint of it (size and Merkle root); the signed note."""
+    report, note = await checkpoint_database(services.database_url(), signer, origin, role=WRITER_ROLE)
+    if note is None:
+        raise UserError(f"the log does not verify, so no checkpoint was signed: {report.summary()}")
+    return note
+
+
+@dataclass(frozen=True)
+class Exported:
+    events: int
+    verification: str
+
+
+async def export(
+    services: Services,
+    engagement_id: str,
+    out_dir: Path,
+    *,
+    signer: Signer,
+    origin: str,
+    personal_text: Literal["redacted", "included"] = "redacted",
+) -> Exported:
+    """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
+    checkpoint, the public key, a README for the auditor and the HTML report."""
+    url = services.database_url()
+    report, note = await checkpoint_database(url, signer, origin, role=WRITER_ROLE)
+    if note is None:
+        raise UserError(f"the log does not verify, so it cannot be exported: {report.summary()}")
+    included = personal_text == "included"
+    async with services.reader_log() as log:
+        size = report.size
+        seen = await disclosure.disclosure(
+            log, url, engagement_id, services.master_key(), personal_text=included
+        )
+        if included and seen.keys is None:
+            raise UserError(
+                "this login or machine may not read personal text (no master key, or no access to the "
+                "people register), so it cannot be included; export with --personal-text redacted"
+            )
+        recorded = [
+            item for item in await history.load(log, engagement_id, seen) if item.record.position <= size
+        ]
+        leaves = await _leaves(log, size)
+    html = render_report(
+        recorded, engagement_id=engagement_id, verification=report.summary(), labels=seen.labels
+    )
+    choice = (
+        "included in report.html as written, at the exporter's choice; events.jsonl keeps it sealed"
+        if included
+        else "redacted: report.html shows no reasons, notes or findings; events.jsonl keeps them sealed"
+    )
+    bundle.write_bundle(
+        out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
+        note=note, signer=signer, origin=origin, report_html=html, personal=choice,
+    )  # fmt: skip
+    return Exported(len(recorded), report.summary())
+
+
+async def _leaves(log: EventLog, size: int) -> list[bytes]:
+    """The leaf hashes of the whole log up to ``size``, in order (for the inclusion proofs)."""
+    async with log.pool.connection() as conn:
+        cur = conn.cursor(binary=True)
+        await cur.execute(
+            "SELECT leaf_hash FROM eventlog.audit_events WHERE position <= %s ORDER BY position", (size,)
+        )
+        return [bytes(row[0]) for row in await cur.fetchall()]

@@ -1,0 +1,236 @@
+"""The engagement use cases: start one, list them, see where one stands, send it an input, amend its plan.
+
+Each is a plain async function taking the ``Services`` it runs against, the ``Actor`` who asks where
+something is recorded, and a typed request; each returns a typed result or raises a ``UserError``
+(or an error ``errors.sentence`` explains). Inputs go to the workflow as updates through the typed
+references of ``workflows.engagement.UPDATES``, and a call returns only once what the input records
+is durable in the log (or it was refused, with the domain's sentence).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.plan import Plan, plan_rescheduled
+from workflows import messages as m
+from workflows.engagement import UPDATES, EngagementWorkflow
+
+from .audit.disclosure import Disclosure, forgotten_people
+from .errors import UserError
+from .identity import Actor
+from .requests import request as checked
+from .services import Services
+
+log = structlog.get_logger(__name__)
+
+
+# -- starting ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StartRequest:
+    """Start an engagement from ``plan``. ``engagement_id`` defaults to one made from the organisation;
+    ``starts_on`` is a date, ``"today"``, ``"plan"`` (keep its dates) or None (today if they passed)."""
+
+    plan: Plan
+    engagement_id: str | None = None
+    starts_on: date | str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    engagement_id: str
+    lead: str
+    note: str = ""  # e.g. that the plan's dates were moved
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "engagement"
+
+
+def scheduled(plan: Plan, starts_on: date | str | None) -> tuple[Plan, str]:
+    """The plan, moved to start today (or on ``starts_on``) when its own start date has passed; and a
+    note saying so (empty when it was not moved)."""
+    if starts_on == "plan":
+        return plan, ""
+    if isinstance(starts_on, date):
+        day = starts_on
+    elif starts_on is not None:
+        try:
+            day = date.today() if starts_on == "today" else date.fromisoformat(starts_on)
+        except ValueError:
+            raise UserError(
+                f"--starts-on '{starts_on}' is not a date (YYYY-MM-DD), 'today' or 'plan'"
+            ) from None
+    elif plan.starts_on < date.today():
+        day = date.today()
+    else:
+        return plan, ""
+    moved = plan_rescheduled(plan, day)
+    return moved, (
+        f"the plan's dates were moved to run {moved.starts_on} to {moved.ends_on} "
+        f"(it said {plan.starts_on} to {plan.ends_on})"
+    )
+
+
+def default_lead(plan: Plan) -> str:
+    """Who leads an engagement unless someone else starts it: the plan's first facilitator."""
+    return next((p.id for p in plan.people if p.constituency == "facilitator"), plan.people[0].id)
+
+
+async def start(services: Services, actor: Actor, start_request: StartRequest) -> Started:
+    """Start an engagement, led by ``actor``: names go to the people register, the workflow gets the
+    plan with ids only."""
+    plan, note = scheduled(start_request.plan, start_request.starts_on)
+    lead = actor.person_id
+    if lead not in plan.people_by_id:
+        raise UserError(f"--as {lead}: there is no person '{lead}' in the plan")
+    ident = start_request.engagement_id or f"{_slug(plan.organisation.name)}-{plan.starts_on:%Y-%m}"
+    checked(m.StartEngagement, engagement_id=ident, plan=plan, started_by=lead)  # before registering
+    temporal = await services.temporal()
+    try:  # never let a second start overwrite the register of an existing engagement
+        await temporal.get_workflow_handle(ident).describe()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+    else:
+        raise UserError(f"an engagement with id '{ident}' exists already; choose another id with --id")
+    async with services.register() as register:  # names to the register; the workflow gets ids
+        plan = await register.register(ident, plan)
+    begin = checked(m.StartEngagement, engagement_id=ident, plan=plan, started_by=lead)
+    await temporal.start_workflow(
+        EngagementWorkflow.run,
+        m.EngagementInput(start=begin),  # type: ignore[arg-type]
+        id=ident,
+        task_queue=services.task_queue,
+    )
+    log.info("engagement started", engagement_id=ident, actor=str(actor))
+    return Started(engagement_id=ident, lead=lead, note=note)
+
+
+# -- reading -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EngagementRow:
+    """One engagement in the list: what Temporal's search attributes say, and what it waits for."""
+
+    id: str
+    organisation: str
+    phase: str
+    status: str
+    waiting_for: str
+
+
+async def list_engagements(services: Services) -> list[EngagementRow]:
+    """Every engagement (its latest run), with its organisation, phase, status and what it waits for."""
+    temporal = await services.temporal()
+    latest: dict[str, Any] = {}
+    async for execution in temporal.list_workflows('WorkflowType = "EngagementWorkflow"'):
+        known = latest.get(execution.id)
+        if known is None or execution.start_time > known.start_time:
+            latest[execution.id] = execution
+    rows = []
+    for ident, execution in sorted(latest.items()):
+        attributes = {key.name: value for key, value in execution.typed_search_attributes}
+        waiting = ""
+        if attributes.get("EngagementStatus") in ("active", "paused"):
+            current = await temporal.get_workflow_handle(ident).query(EngagementWorkflow.status)
+            waiting = "; ".join(current.waiting_for)
+        fallback = execution.status.name.lower() if execution.status else ""
+        rows.append(
+            EngagementRow(
+                id=ident,
+                organisation=str(attributes.get("Organisation", "")),
+                phase=str(attributes.get("EngagementPhase", "")),
+                status=str(attributes.get("EngagementStatus", fallback)),
+                waiting_for=waiting,
+            )
+        )
+    return rows
+
+
+async def engagement_status(handle: WorkflowHandle[Any, Any]) -> m.EngagementStatus:
+    """An engagement's status: the ``status`` query while it runs, its result once it has completed (a
+    query on a closed workflow makes a worker replay its whole history, months of it)."""
+    described = await handle.describe()
+    if described.status == WorkflowExecutionStatus.COMPLETED:
+        result = await handle.result()  # a typed handle decodes it; an untyped one gives its JSON
+        return result if isinstance(result, m.EngagementStatus) else m.EngagementStatus.model_validate(result)
+    return await handle.query(EngagementWorkflow.status)
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """Where an engagement stands, and how to show its forgotten people ("forgotten person #n")."""
+
+    status: m.EngagementStatus
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+async def status(services: Services, engagement_id: str) -> StatusView:
+    """Where an engagement stands now; forgotten people are labelled when the log can be read."""
+    current = await engagement_status((await services.temporal()).get_workflow_handle(engagement_id))
+    return StatusView(current, await _forgotten_labels(services, engagement_id))
+
+
+async def _forgotten_labels(services: Services, engagement_id: str) -> dict[str, str]:
+    """The forgotten people's labels, from the log; none when the log cannot be read from here (the
+    status still shows)."""
+    try:
+        async with services.reader_log() as log:
+            return Disclosure(forgotten=await forgotten_people(log, engagement_id)).labels
+    except Exception:
+        return {}
+
+
+# -- inputs ------------------------------------------------------------------------------------------
+async def submit(
+    services: Services,
+    actor: Actor,
+    engagement_id: str,
+    update: m.Message,
+    *,
+    update_id: str | None = None,
+) -> m.UpdateResult:
+    """Send one input to an engagement and wait until what it records is durable (or it is refused).
+
+    ``update_id`` is the idempotency key: sending the same id again records nothing new and returns
+    the first result."""
+    handler = UPDATES.get(type(update))
+    if handler is None:
+        raise TypeError(f"{type(update).__name__} is not an input an engagement takes")
+    handle = (await services.temporal()).get_workflow_handle(engagement_id)
+    key = update_id or f"{actor.channel}-{uuid.uuid4()}"
+    result: m.UpdateResult = await handle.execute_update(handler, update, id=key)
+    log.info(
+        "input recorded", engagement_id=engagement_id, actor=str(actor), update_id=key, events=result.events
+    )
+    return result
+
+
+async def amend(
+    services: Services,
+    actor: Actor,
+    engagement_id: str,
+    plan: Plan,
+    reason: str,
+    *,
+    update_id: str | None = None,
+) -> m.UpdateResult:
+    """Amend a running engagement's plan: it keeps the engagement's own dates, new names go to the
+    register, and what already happened cannot be rewritten."""
+    handle = (await services.temporal()).get_workflow_handle(engagement_id)
+    current = await handle.query(EngagementWorkflow.status)
+    running = current.state.plan
+    if running is not None and plan.starts_on != running.starts_on:
+        plan = plan_rescheduled(plan, running.starts_on)
+    checked(m.AmendPlan, by=actor.person_id, plan=plan, reason=reason)  # check before registering
+    async with services.register() as register:
+        plan = await register.register(engagement_id, plan)
+    amendment = checked(m.AmendPlan, by=actor.person_id, plan=plan, reason=reason)
+    return await submit(services, actor, engagement_id, amendment, update_id=update_id)

@@ -1,0 +1,135 @@
+"""The people use cases: who takes part in an engagement, and forgetting someone.
+
+Forgetting honours a person's right to erasure in a log that cannot change: their entry in the people
+register is blanked and their data key destroyed, so their sealed text can never be read again, and a
+``person_forgotten`` record (who asked, why, when) goes into the log beside the engagement, in the
+stream ``people/<engagement id>``. Decisions, counts and the hash chain are untouched: the log still
+verifies, and the person is shown from then on as "forgotten person #n".
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from domain.events.people import PersonForgotten
+from eventlog import DuplicateEventError
+from workflows.contracts import EventRecord
+
+from .audit.disclosure import Disclosure, forgotten_people
+from .audit.history import load, state_as_of
+from .errors import NotFound, UserError
+from .identity import Actor
+from .privacy.records import sealed_events
+from .privacy.register import forgotten_stream
+from .services import Services
+
+FORGET_NAMESPACE = uuid.UUID("6f1c7a52-4a55-4d3e-9a57-3f3f0b7f1c11")  # person_forgotten event ids
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """One person of an engagement: their name from the register, unless they were forgotten."""
+
+    person_id: str
+    name: str | None
+    constituency: str
+    forgotten: str | None  # "forgotten person #n"
+
+
+async def list_people(services: Services, engagement_id: str) -> list[PersonRow]:
+    """The people of an engagement: id, name (from the register), constituency, who was forgotten."""
+    async with services.writer_log() as log:
+        state = state_as_of(await load(log, engagement_id, Disclosure()))
+        forgotten = await forgotten_people(log, engagement_id)
+        names = await services.register_on(log).names(engagement_id)
+    return [
+        PersonRow(
+            person_id=person_id,
+            name=None if person_id in forgotten else names.get(person_id),
+            constituency=person.constituency,
+            forgotten=f"forgotten person #{forgotten[person_id].number}" if person_id in forgotten else None,
+        )
+        for person_id, person in sorted(state.people.items())
+    ]
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    engagement_id: str
+    person_id: str
+    shown_as: str
+    forgotten_at: datetime
+    newly: bool  # False when an earlier attempt had destroyed the key already
+    position: int | None  # of the person_forgotten record; None when an earlier attempt wrote it
+
+
+async def forget(
+    services: Services, actor: Actor, engagement_id: str, person_id: str, reason: str
+) -> Forgotten:
+    """Forget a person of an engagement at ``actor``'s request: destroy their name and data key, and
+    record who asked and why. Checked before anything is destroyed; safe to repeat after a crash."""
+    if not reason.strip():
+        raise UserError("--reason is empty; say why this person is forgotten (e.g. their request)")
+    async with services.writer_log() as log:
+        register = services.register_on(log)
+        state = state_as_of(await load(log, engagement_id, Disclosure()))
+        for who, what in ((person_id, "to forget"), (actor.person_id, "in --as")):
+            if who not in state.people:
+                raise NotFound(
+                    f"there is no person '{who}' {what} in engagement {engagement_id}; "
+                    f"`coproduce people list {engagement_id}` shows them"
+                )
+        if actor.person_id == person_id:
+            raise UserError("--as names the person to forget; a request is recorded by someone else")
+        try:  # check the reason before anything is destroyed
+            PersonForgotten(
+                engagement_id=engagement_id, person_id=person_id, number=1, requested_by=actor.person_id,
+                reason=reason, occurred_at=datetime.now(UTC),
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise UserError(f"--reason is not usable: {exc.errors()[0]['msg']}") from None
+        already = (await forgotten_people(log, engagement_id)).get(person_id)
+        number, when, newly = await register.forget(engagement_id, person_id)
+        if already is not None:
+            raise UserError(
+                f"{person_id} of {engagement_id} was forgotten already, as forgotten person "
+                f"#{already.number} on {already.occurred_at:%Y-%m-%d}; there is nothing more to do"
+            )
+        record = PersonForgotten(
+            engagement_id=engagement_id, person_id=person_id, number=number, requested_by=actor.person_id,
+            reason=reason, occurred_at=when,
+        )  # fmt: skip
+        [event] = await sealed_events(
+            register,
+            engagement_id,
+            [
+                EventRecord(
+                    event_id=uuid.uuid5(FORGET_NAMESPACE, f"{engagement_id}/{person_id}"),
+                    type=PersonForgotten.TYPE,
+                    schema_version=PersonForgotten.SCHEMA_VERSION,
+                    payload=record.model_dump(mode="json"),
+                    occurred_at=when,
+                    actor=actor.person_id,
+                    causation_id=f"forget:{engagement_id}/{person_id}",
+                    correlation_id=engagement_id,
+                )
+            ],
+        )
+        try:
+            position: int | None = (
+                await log.append(forgotten_stream(engagement_id), [event], None)
+            ).positions[0]
+        except DuplicateEventError:  # recorded by an earlier attempt that stopped before saying so
+            position = None
+    return Forgotten(
+        engagement_id=engagement_id,
+        person_id=person_id,
+        shown_as=f"forgotten person #{number}",
+        forgotten_at=when,
+        newly=newly,
+        position=position,
+    )

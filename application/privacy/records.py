@@ -1,0 +1,43 @@
+"""The events as the log stores them: personal text sealed under its owners' keys, ready to append.
+
+One function, ``sealed_events``, makes them, for every writer of the log alike: the workflow's append
+activity (an engagement's events) and the forgetting use case (a ``person_forgotten`` record in the
+stream ``people/<engagement id>``). Sealing is deterministic, so a retried append writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventlog import NewEvent
+from workflows.contracts import EventRecord
+
+from .register import PeopleRegister
+from .sealing import owners, seal
+
+
+async def sealed_events(
+    register: PeopleRegister,
+    engagement_id: str,
+    records: Sequence[EventRecord],
+    metadata: Mapping[str, Any] | None = None,
+) -> list[NewEvent]:
+    """``records`` of ``engagement_id`` as log events: each payload's personal text sealed under the data
+    key of the person it belongs to (erased when they were forgotten), ``metadata`` added to each."""
+    needed = set().union(*(owners(r.type, r.payload) for r in records))
+    keys = await register.keys_for(engagement_id, needed) if needed else {}
+    return [
+        NewEvent(
+            type=record.type,
+            payload=seal(record.type, record.payload, record.event_id, keys),
+            event_id=record.event_id,
+            schema_version=record.schema_version,
+            occurred_at=record.occurred_at,
+            actor=record.actor,
+            causation_id=record.causation_id,
+            correlation_id=record.correlation_id,
+            metadata=dict(metadata or {}),
+        )
+        for record in records
+    ]

@@ -1,0 +1,81 @@
+"""What the use cases talk to: Temporal, the event log and the people register, opened when first needed.
+
+An entrance builds one ``Services`` from its settings (``workers.services.services_from_settings``) and
+passes it to every use case it calls; the use cases never read settings or environment themselves, so
+the command line, the web app, the tests and the benchmarks can give them whatever servers they use.
+Nothing is connected until a use case asks: ``audit timeline`` never needs Temporal, ``engagement
+status`` never needs the register. ``close()`` releases what was opened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from temporalio.client import Client
+
+from eventlog import EventLog
+
+from .audit.history import open_log
+from .privacy.register import PeopleRegister
+
+
+@dataclass
+class Services:
+    """The servers an installation's use cases run against.
+
+    - ``connect_temporal``: a connected Temporal client (with this installation's payload codec);
+    - ``database_url``: the event log's PostgreSQL (may raise a ``UserError`` saying none is running);
+    - ``load_master_key(create)``: the key that wraps the people register's data keys; made on first
+      use when ``create`` (a writer), else None where this process has none (a reader, who then sees
+      personal text as withheld);
+    - ``task_queue``: where engagement workflows run.
+    """
+
+    connect_temporal: Callable[[], Awaitable[Client]]
+    database_url: Callable[[], str]
+    load_master_key: Callable[[bool], bytes | None]
+    task_queue: str
+    _client: Client | None = field(default=None, init=False, repr=False)
+
+    async def temporal(self) -> Client:
+        """The Temporal client, connected on first use."""
+        if self._client is None:
+            self._client = await self.connect_temporal()
+        return self._client
+
+    def master_key(self) -> bytes | None:
+        """This machine's master key for reading, or None when it has none (never made here)."""
+        return self.load_master_key(False)
+
+    @asynccontextmanager
+    async def writer_log(self) -> AsyncIterator[EventLog]:
+        """The event log as this process's own login (the writer role in production)."""
+        log = await EventLog.open(self.database_url(), min_size=1, max_size=2)
+        try:
+            yield log
+        finally:
+            await log.close()
+
+    @asynccontextmanager
+    async def reader_log(self) -> AsyncIterator[EventLog]:
+        """The event log as the read-only auditor role where this login may take it."""
+        log = await open_log(self.database_url())
+        try:
+            yield log
+        finally:
+            await log.close()
+
+    def register_on(self, log: EventLog) -> PeopleRegister:
+        """The people register in ``log``'s database, through its pool, with this installation's master
+        key (made on first use)."""
+        key = self.load_master_key(True)
+        assert key is not None  # made on first use
+        return PeopleRegister(log.pool, key)
+
+    @asynccontextmanager
+    async def register(self) -> AsyncIterator[PeopleRegister]:
+        """The people register of the log's database, with this installation's master key."""
+        async with self.writer_log() as log:
+            yield self.register_on(log)

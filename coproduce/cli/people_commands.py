@@ -1,0 +1,95 @@
+"""``coproduce people ...`` (who takes part, and forgetting someone), ``keys new`` and ``codec-server``.
+
+Forgetting is ``application.people.forget``: the person's name and data key are destroyed, so their
+sealed text can never be read again, and who asked and why is recorded in the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import typer
+from rich.table import Table
+
+from application import people
+from workers.codec import codec
+from workers.keys import new_key_text
+
+from .common import JsonOption, acting, fail, out, print_json, run, services, settings
+
+people_app = typer.Typer(help="The people of an engagement, and forgetting someone.", no_args_is_help=True)
+keys_app = typer.Typer(help="Secret keys for settings.", no_args_is_help=True)
+
+
+@people_app.command("list")
+def list_people(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."), as_json: bool = JsonOption
+) -> None:
+    """The people of an engagement: id, name (from the register), constituency, and who was forgotten."""
+
+    rows = [vars(row) for row in run(lambda: people.list_people(services(), engagement_id), engagement_id)]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"People of {engagement_id}", title_justify="left")
+    for column in ("id", "name", "constituency", "forgotten"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["person_id"], row["name"] or "", row["constituency"], row["forgotten"] or "")
+    out.print(table)
+
+
+@people_app.command("forget")
+def forget(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="The id of the person to forget."),
+    reason: str = typer.Option(..., "--reason", help="Why (e.g. the erasure request and its date)."),
+    by: str = typer.Option(..., "--as", help="Who asks: the id of a person of the engagement (an operator)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Forget a person: destroy their name and data key, so their text is erased for good, and record
+    who asked and why. Decisions and counts stay as they were; the log still verifies."""
+
+    done = run(lambda: people.forget(services(), acting(by), engagement_id, person_id, reason), engagement_id)
+    if as_json:
+        print_json({**vars(done), "forgotten_at": done.forgotten_at.isoformat()})
+        return
+    out.print(
+        f"forgot {done.person_id} of {done.engagement_id}: their name and data key are destroyed, "
+        f"their text in the log can no longer be read, and they are shown as {done.shown_as}",
+        highlight=False,
+    )
+
+
+@keys_app.command("new")
+def new_key() -> None:
+    """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY or COPRODUCE_PAYLOAD_KEYS."""
+    print(new_key_text())
+
+
+def codec_server(
+    port: int = typer.Option(8089, "--port", help="Port to listen on."),
+    bind: str = typer.Option(
+        "127.0.0.1", "--bind", help="Address to listen on (default: this machine only)."
+    ),
+    origin: list[str] = typer.Option(
+        ["http://localhost:8233"], "--origin", help="Web UI origin allowed to call it (repeatable)."
+    ),
+    token: str = typer.Option(
+        None,
+        "--token",
+        envvar="COPRODUCE_CODEC_TOKEN",
+        help="Require 'Authorization: Bearer TOKEN' (set it in the web UI's codec settings).",
+    ),
+) -> None:
+    """Serve /decode and /encode for the Temporal web UI and CLI (--codec-endpoint), so people allowed
+    to see Temporal payloads can read them decrypted. Give it only to people who may see personal data."""
+    from workers.codec_server import serve
+
+    try:
+        payload_codec = codec(settings())
+    except ValueError as exc:
+        fail(str(exc))
+    out.print(f"codec server on http://{bind}:{port} (origins: {', '.join(origin)}); Ctrl-C stops it")
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(payload_codec, bind, port, origins=origin, token=token)

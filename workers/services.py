@@ -1,0 +1,26 @@
+"""The application's ``Services`` for this installation's settings: what every entrance starts from.
+
+The command line and the web app build one from ``Settings`` (``COPRODUCE_*``): Temporal through
+``workers.temporal.connect`` (TLS, API key, payload encryption), the log's PostgreSQL from
+``COPRODUCE_DATABASE_URL`` or the running stack (never starting a server by itself), and the master key
+from its setting or key file.
+"""
+
+from __future__ import annotations
+
+from application.services import Services
+
+from .database import database_url
+from .keys import master_key
+from .settings import Settings
+from .temporal import connect
+
+
+def services_from_settings(settings: Settings) -> Services:
+    """Services for the installation ``settings`` describes; nothing is connected yet."""
+    return Services(
+        connect_temporal=lambda: connect(settings),
+        database_url=lambda: database_url(settings, start_embedded=False),
+        load_master_key=lambda create: master_key(settings, create=create),
+        task_queue=settings.task_queue,
+    )
