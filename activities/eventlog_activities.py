@@ -22,7 +22,7 @@ from application.privacy.records import sealed_events
 from application.privacy.register import PeopleRegister
 from application.privacy.sealing import open_sealed
 from eventlog import ConcurrencyError, DuplicateEventError, EventLog, RecordedEvent
-from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply, StoredEvent
+from workflows.contracts import APPEND_EVENTS, AdoptedEvent, AppendEvents, AppendReply
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +64,7 @@ class EventLogActivities:
                 stream_version=stored[-1].stream_version,
                 duplicate=True,
                 adopted=[
-                    StoredEvent(
+                    AdoptedEvent(
                         position=e.position,
                         stream_version=e.stream_version,
                         event_id=e.event_id,

@@ -31,7 +31,7 @@ from .services import Services
 class Shown:
     """An engagement's history as one reader may see it, and how its forgotten people are labelled."""
 
-    history: list[history.Recorded]
+    history: list[history.DecodedEvent]
     labels: dict[str, str]
 
 
@@ -105,7 +105,7 @@ async def verify(
 
 
 async def compare_with_workflow(
-    services: Services, engagement_id: str, recorded: list[history.Recorded]
+    services: Services, engagement_id: str, recorded: list[history.DecodedEvent]
 ) -> live.LiveComparison | None:
     """Compare the log with the live workflow, or None when Temporal cannot be reached."""
     try:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from domain.events.people import PersonForgotten
 from eventlog import DuplicateEventError
-from workflows.contracts import EventRecord
+from workflows.contracts import EventToAppend
 
 from .audit.disclosure import Disclosure, forgotten_people
 from .audit.history import load, state_as_of
@@ -107,7 +107,7 @@ async def forget(
             register,
             engagement_id,
             [
-                EventRecord(
+                EventToAppend(
                     event_id=uuid.uuid5(FORGET_NAMESPACE, f"{engagement_id}/{person_id}"),
                     type=PersonForgotten.TYPE,
                     schema_version=PersonForgotten.SCHEMA_VERSION,

@@ -15,7 +15,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.contracts import AppendEvents, AppendReply, EventRecord
+    from workflows.contracts import AppendEvents, AppendReply, EventToAppend
     from workflows.messages import DecideGate, UpdateResult
 
 
@@ -46,7 +46,7 @@ class BareGateWorkflow:
     async def decide_gate(self, msg: DecideGate) -> UpdateResult:
         if not self.skip_activity:
             records = [
-                EventRecord(
+                EventToAppend(
                     event_id=workflow.uuid4(),
                     type=event_type,
                     schema_version=1,

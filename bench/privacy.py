@@ -42,7 +42,7 @@ from eventlog.canonical import canonical_json
 from workers.codec import EncryptionCodec
 from workers.database import migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
-from workflows.contracts import AppendEvents, EventRecord
+from workflows.contracts import AppendEvents, EventToAppend
 
 REASON = "The revised terms of reference still leave tenants without a vote on repairs budgets."
 FINDING = "A users' forum ran until 2021 and faded when its budget was cut; walkabouts with staff worked."
@@ -92,7 +92,7 @@ def measure_cpu(count: int, repeat: int) -> dict[str, float]:
         AppendEvents(
             stream_id="bench", expected_version=i * 5,
             events=[
-                EventRecord(event_id=e, type=t, schema_version=1, payload=p, occurred_at=datetime.now(UTC),
+                EventToAppend(event_id=e, type=t, schema_version=1, payload=p, occurred_at=datetime.now(UTC),
                             actor="p01", causation_id=f"u{i}", correlation_id="bench")
                 for t, p, e in events[i * 5 : i * 5 + 5]
             ],

@@ -1,1 +1,5 @@
-"""(filled in by later issues)"""
+"""The entrances: thin layers that parse what a person sends, call one use case of ``application``,
+and render what it returns.
+
+- ``cli``: the ``coproduce`` command (typer and rich).
+"""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 APPEND_EVENTS = "append_events"
 
 
-class EventRecord(BaseModel):
+class EventToAppend(BaseModel):
     """One domain event as the event log stores it, with an id made deterministically in the workflow."""
 
     model_config = ConfigDict(frozen=True)
@@ -37,10 +37,10 @@ class AppendEvents(BaseModel):
 
     stream_id: str
     expected_version: int | None
-    events: list[EventRecord] = Field(min_length=1)
+    events: list[EventToAppend] = Field(min_length=1)
 
 
-class StoredEvent(BaseModel):
+class AdoptedEvent(BaseModel):
     """An event the log holds for the stream that the workflow does not know of yet (see ``adopted``)."""
 
     model_config = ConfigDict(frozen=True)
@@ -67,4 +67,4 @@ class AppendReply(BaseModel):
     positions: list[int]
     stream_version: int
     duplicate: bool
-    adopted: list[StoredEvent] = Field(default_factory=list)
+    adopted: list[AdoptedEvent] = Field(default_factory=list)

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import EngagementStarted, Event, event_from_record, event_to_record
     from domain.plan import plan_pseudonymised, plan_sha256
     from domain.state import apply
-    from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply, EventRecord, StoredEvent
+    from workflows.contracts import APPEND_EVENTS, AdoptedEvent, AppendEvents, AppendReply, EventToAppend
 
     from . import commands, search
     from . import messages as m
@@ -230,7 +230,7 @@ class EngagementWorkflow:
         for event, actor in events:
             event_type, schema_version, payload = event_to_record(event)
             records.append(
-                EventRecord(
+                EventToAppend(
                     event_id=self._new_event_id(),
                     type=event_type,
                     schema_version=schema_version,
@@ -278,7 +278,7 @@ class EngagementWorkflow:
         """Take events the log holds after our version into the state, and remember the inputs they
         answered, so a re-sent input gets its first result."""
         state = self.state
-        answered: dict[str, list[StoredEvent]] = {}
+        answered: dict[str, list[AdoptedEvent]] = {}
         for stored in reply.adopted:
             self.adopted_ids.add(stored.event_id)
             state = apply(state, event_from_record(stored.type, stored.schema_version, stored.payload))

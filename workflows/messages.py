@@ -6,8 +6,10 @@ stock ``temporal`` CLI, for example::
     temporal workflow update execute --workflow-id eng-42 --name decide_gate \\
         --input '{"person_id": "t01", "phase_id": "training", "choice": "approve"}'
 
-Unknown fields are refused (a typo must not be silently ignored). ``by`` is always the person acting,
-by their opaque id from the plan.
+Unknown fields are refused (a typo must not be silently ignored). People are named by their opaque id
+from the plan. Who acts is ``by`` where a message has it (the facilitator recording a session or a
+training, the person pausing); a vote and a check-in are the act of their ``person_id`` themselves;
+the evaluation strategy and a ladder move are agreed by everyone in ``agreed_by``.
 """
 
 from __future__ import annotations

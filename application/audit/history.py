@@ -66,7 +66,7 @@ from .disclosure import Disclosure, relabel
 
 
 @dataclass(frozen=True, slots=True)
-class Recorded:
+class DecodedEvent:
     """One event as the log holds it (position, times, hashes) and as the domain reads it."""
 
     record: RecordedEvent
@@ -88,14 +88,14 @@ async def open_log(database_url: str) -> EventLog:
     return await EventLog.open(database_url, role=role, min_size=1, max_size=2)
 
 
-def decode(records: Iterable[RecordedEvent], disclosure: Disclosure | None = None) -> list[Recorded]:
+def decode(records: Iterable[RecordedEvent], disclosure: Disclosure | None = None) -> list[DecodedEvent]:
     """Pair each stored event with its domain event (upcast from older schema versions), its personal
     text opened as far as ``disclosure`` allows (withheld without one)."""
     shown = disclosure or Disclosure()
-    return [Recorded(r, event_from_record(r.type, r.schema_version, shown.payload(r))) for r in records]
+    return [DecodedEvent(r, event_from_record(r.type, r.schema_version, shown.payload(r))) for r in records]
 
 
-async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None = None) -> list[Recorded]:
+async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None = None) -> list[DecodedEvent]:
     """Every event of one engagement, in order; a clear error when the log has none."""
     history = decode(await log.read_stream(engagement_id), disclosure)
     if not history:
@@ -106,7 +106,7 @@ async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None 
     return history
 
 
-def state_as_of(history: Iterable[Recorded], as_of: datetime | None = None) -> EngagementState:
+def state_as_of(history: Iterable[DecodedEvent], as_of: datetime | None = None) -> EngagementState:
     """The engagement exactly as it stood at ``as_of`` (occurred time): the fold of what had happened."""
     state = EMPTY_STATE
     for item in history:
@@ -149,7 +149,7 @@ CSV_COLUMNS = (
 
 
 def timeline(
-    history: Iterable[Recorded], as_of: datetime | None = None, labels: Mapping[str, str] | None = None
+    history: Iterable[DecodedEvent], as_of: datetime | None = None, labels: Mapping[str, str] | None = None
 ) -> Iterator[TimelineEntry]:
     """The decision history, one entry per event, folding as it goes (so each entry sees the state the
     rules saw when it happened). Stops at ``as_of`` (occurred time) when given. People in ``labels``

@@ -25,7 +25,7 @@ from domain.differences import differing_paths
 from workflows.contracts import AppendReply
 from workflows.messages import EngagementStatus, UpdateResult
 
-from .history import Recorded, state_as_of
+from .history import DecodedEvent, state_as_of
 
 APPEND_ACTIVITY = "append_events"
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
@@ -67,7 +67,7 @@ async def histories(client: Client, engagement_id: str) -> list[WorkflowHistory]
 
 
 async def compare(
-    client: Client, engagement_id: str, history: list[Recorded], status: EngagementStatus
+    client: Client, engagement_id: str, history: list[DecodedEvent], status: EngagementStatus
 ) -> LiveComparison:
     """Compare the log's events for the engagement with its Temporal history and live status."""
     result = LiveComparison()

@@ -32,7 +32,7 @@ from application.privacy.sealing import PREFIX, open_sealed
 from domain.events import event_from_json, event_from_record
 from eventlog import RecordedEvent
 
-from .history import Recorded, TimelineEntry, timeline
+from .history import DecodedEvent, TimelineEntry, timeline
 
 # One page of the log in (stream id, stream version) order, after a given key: keyset pagination,
 # which PostgreSQL answers by walking the unique index on those columns (no sort, nothing materialised).
@@ -50,7 +50,7 @@ _VERSION = ',"schema_version":'
 _TYPE = '"type":"'
 
 
-class StoredEvent(NamedTuple):
+class RecordedRow(NamedTuple):
     """What the timeline reads of a stored event besides its domain event (see ``history.timeline``)."""
 
     position: int
@@ -98,8 +98,8 @@ SEALED = '"' + PREFIX
 FORGOTTEN_PREFIX = forgotten_stream("")
 
 
-def decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[Recorded]:
-    """Rows of ``REPLAY_QUERY`` (one stream's) as ``Recorded`` items for ``history.timeline``."""
+def decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[DecodedEvent]:
+    """Rows of ``REPLAY_QUERY`` (one stream's) as ``DecodedEvent`` items for ``history.timeline``."""
     for _, stream_version, position, recorded_at, entry in rows:
         event_type, schema_version, metadata, payload = decode_entry(entry)
         if isinstance(payload, str) and SEALED in payload:  # personal text: shown as withheld
@@ -108,10 +108,10 @@ def decode_rows(rows: Iterable[tuple[Any, ...]]) -> Iterator[Recorded]:
             event = event_from_json(event_type, schema_version, payload)
         else:
             event = event_from_record(event_type, schema_version, payload)
-        stored = StoredEvent(position, stream_version, recorded_at, event_type, metadata.get("actor"))
-        # The timeline reads only StoredEvent's fields of the record; a full RecordedEvent would cost a
+        stored = RecordedRow(position, stream_version, recorded_at, event_type, metadata.get("actor"))
+        # The timeline reads only RecordedRow's fields of the record; a full RecordedEvent would cost a
         # second parse of every payload (it holds the payload as a dictionary) for nothing.
-        yield Recorded(cast(RecordedEvent, stored), event)
+        yield DecodedEvent(cast(RecordedEvent, stored), event)
 
 
 def read_pages(conn: psycopg.Connection[Any], batch_size: int) -> Iterator[list[tuple[Any, ...]]]:

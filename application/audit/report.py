@@ -34,7 +34,7 @@ from domain.rules.ladder import ladder_positions
 from domain.rules.recognition import recognition_owed
 from domain.vocabulary import RUNGS, rung_index
 
-from .history import Recorded, TimelineEntry, state_as_of, timeline
+from .history import DecodedEvent, TimelineEntry, state_as_of, timeline
 
 CHOICES = ("approve", "object", "abstain")
 
@@ -174,7 +174,7 @@ class _Story:
     check_ins: list[tuple[datetime, int]] = field(default_factory=list)
 
 
-def _read(history: Sequence[Recorded], labels: Mapping[str, str]) -> _Story:
+def _read(history: Sequence[DecodedEvent], labels: Mapping[str, str]) -> _Story:
     story = _Story(entries=list(timeline(history, labels=labels)))
     rounds = story.rounds
     for item, entry in zip(history, story.entries, strict=True):
@@ -644,7 +644,7 @@ def _timeline(story: _Story) -> str:
 
 
 def render_report(
-    history: list[Recorded],
+    history: list[DecodedEvent],
     *,
     engagement_id: str,
     verification: str | None = None,

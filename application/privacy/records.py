@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eventlog import NewEvent
-from workflows.contracts import EventRecord
+from workflows.contracts import EventToAppend
 
 from .register import PeopleRegister
 from .sealing import owners, seal
@@ -20,7 +20,7 @@ from .sealing import owners, seal
 async def sealed_events(
     register: PeopleRegister,
     engagement_id: str,
-    records: Sequence[EventRecord],
+    records: Sequence[EventToAppend],
     metadata: Mapping[str, Any] | None = None,
 ) -> list[NewEvent]:
     """``records`` of ``engagement_id`` as log events: each payload's personal text sealed under the data

@@ -20,7 +20,7 @@ from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
 
 from application.audit.disclosure import disclosure
-from application.audit.history import Recorded, decode
+from application.audit.history import DecodedEvent, decode
 from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from tests.conftest import create_database, drop_database
@@ -48,7 +48,7 @@ class Year:
     engagement_id: str
     weekly: list[EngagementStatus]  # what the workflow's status said at the end of each week
     final: EngagementStatus
-    history: list[Recorded]
+    history: list[DecodedEvent]
 
 
 async def _run_year(url: str) -> Year:

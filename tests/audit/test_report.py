@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from application.audit.history import Recorded, decode, state_as_of
+from application.audit.history import DecodedEvent, decode, state_as_of
 from application.audit.report import render_report
 from domain.engagement import EngagementState
 from domain.events import (
@@ -134,7 +134,7 @@ def chromium(page: Path, *args: str, profile: Path) -> str:
 class Shown:
     """A rendered report: the history it came from, its final state, and the DOM the browser built."""
 
-    history: list[Recorded]
+    history: list[DecodedEvent]
     state: EngagementState
     page: Path
     dom: Node
@@ -143,7 +143,7 @@ class Shown:
         return [item.event for item in self.history if isinstance(item.event, kind)]
 
 
-def show(history: list[Recorded], name: str, tmp: Path, verification: str | None = None) -> Shown:
+def show(history: list[DecodedEvent], name: str, tmp: Path, verification: str | None = None) -> Shown:
     ARTIFACTS.mkdir(exist_ok=True)
     page = ARTIFACTS / f"{name}.html"
     html = render_report(history, engagement_id=ENGAGEMENT, verification=verification,
