@@ -4,8 +4,10 @@ A year of the housing example (the ``year`` fixture: real workflow, real log) is
 headless Chromium, and the DOM Chromium built is read back: every section, one comfort dot per check-in,
 the threshold, one chart per indicator, the held and rejected gate rounds with their reasons, one
 timeline row per event. A copy of the year with time logged, recognition paid, a move on the ladder and
-a reason that holds ``<script>`` checks the money totals and that people's words stay text. The page,
-a screenshot and a PDF print are kept in ``tests/artifacts/`` to look at.
+a reason that holds ``<script>`` checks the money totals and that people's words stay text. At phone
+widths (320 and 375 CSS pixels) the page reflows: nothing scrolls sideways but a wide table, inside a
+region of its own that a keyboard reaches. The page, a screenshot and a PDF print are kept in
+``tests/artifacts/`` to look at.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -240,6 +243,35 @@ def test_a_screenshot_and_a_print_are_kept(report: Shown, tmp_path: Path) -> Non
     assert pages >= len(SECTIONS), (
         f"only {pages} printed pages"
     )  # each section starts a page; the timeline runs on
+
+
+def test_at_phone_width_the_page_reflows_and_only_wide_tables_scroll_sideways(
+    report: Shown, tmp_path: Path
+) -> None:
+    # Headless Chromium makes no window narrower than 500 px, so the page is laid out in frames as wide as
+    # phones (320 px is WCAG 2.2's reflow width), and each frame's width of content is written back.
+    source = escape(report.page.read_text(encoding="utf-8"))
+    frames = "".join(
+        f'<iframe id="w{width}" style="width:{width}px;height:800px;border:0" srcdoc="{source}" '
+        'onload="this.dataset.scrollWidth = this.contentDocument.documentElement.scrollWidth"></iframe>'
+        for width in (320, 375)
+    )
+    phones = tmp_path / "phones.html"
+    phones.write_text(f"<!doctype html><body>{frames}</body>", encoding="utf-8")
+    dom = parse(chromium(phones, "--dump-dom", profile=tmp_path / "phones"))
+    for width in (320, 375):
+        assert int(dom.by_id(f"w{width}").attrs["data-scroll-width"]) <= width, (
+            f"scrolls sideways at {width} px"
+        )
+    regions = report.dom.all("div", "table-scroll")
+    assert len(regions) == len(report.dom.all("table"))  # every table scrolls in its own region
+    for region in regions:
+        assert (
+            region.attrs["tabindex"] == "0"
+            and region.attrs["role"] == "region"
+            and region.attrs["aria-label"]
+        )
+    assert report.dom.one("html").attrs["lang"] == "en-GB"
 
 
 def test_phases_and_gate_decisions_are_on_the_time_line(report: Shown) -> None:
