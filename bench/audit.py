@@ -196,21 +196,20 @@ async def ensure_log(admin_url: str, events: int, rebuild: bool) -> tuple[str, i
 
     Returns (url, events, streams, reused).
     """
+    from workers.database import create_database, url_for_database  # not in the measured children
+
     name = database_name(events)
-    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
     async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
         row = await (
             await admin.execute(
                 "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s", (name,)
             )
         ).fetchone()
-        comment = row[0] if row else None
-        if comment and comment.startswith(MARKER + " ") and not rebuild:
-            _, written, streams = comment.rsplit(" ", 2)
-            return url, int(written), int(streams), True
-        if row is not None:
-            await admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-        await admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    comment = row[0] if row else None
+    if comment and comment.startswith(MARKER + " ") and not rebuild:
+        _, written, streams = comment.rsplit(" ", 2)
+        return url_for_database(admin_url, name), int(written), int(streams), True
+    url = await asyncio.to_thread(create_database, admin_url, name, replace=True)
     print(f"  building {name}: at least {events:,} events ...", flush=True)
     started = time.perf_counter()
     written, streams = await build(url, events)

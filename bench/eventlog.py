@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import tempfile
 import time
 import uuid
@@ -34,6 +33,7 @@ from psycopg.types.json import Jsonb
 
 from eventlog import EventLog, NewEvent, migrate, verify_database
 from eventlog.store import encode_batch
+from workers.database import async_scratch_database
 
 RAW_TABLE = """
 CREATE TABLE raw_events (
@@ -259,15 +259,10 @@ async def main() -> None:
             server = EmbeddedPostgres(Path(tmp) / "pg", fsync=True)
             server.ensure_started()
             admin_url = server.url()
-        name = f"bench_{secrets.token_hex(4)}"
-        async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
         try:
-            figures = await run(url, args)
+            async with async_scratch_database(admin_url, prefix="bench") as url:
+                figures = await run(url, args)
         finally:
-            async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             if server is not None:
                 server.stop()
 

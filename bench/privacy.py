@@ -31,8 +31,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from application.privacy.register import PeopleRegister
@@ -40,7 +38,7 @@ from application.privacy.sealing import new_data_key, open_sealed, owners, seal
 from eventlog import EventLog
 from eventlog.canonical import canonical_json
 from workers.codec import EncryptionCodec
-from workers.database import migrate_database
+from workers.database import scratch_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workflows.contracts import AppendEvents, EventToAppend
 
@@ -146,17 +144,14 @@ async def measure_lookups(url: str, lookups: int) -> dict[str, float]:
     return {"select_1_ms": bare * 1000, "key_lookup_ms": lookup * 1000, "lookups": lookups}
 
 
-def database(scratch: Path) -> tuple[str, EmbeddedPostgres | None]:
+def admin_server(scratch: Path) -> tuple[str, EmbeddedPostgres | None]:
+    """An administrator's URL: ``COPRODUCE_DATABASE_URL``, else an embedded server started in ``scratch``."""
     admin = os.environ.get("COPRODUCE_DATABASE_URL")
-    server = None
-    if not admin:
-        server = EmbeddedPostgres(scratch / "postgres", fsync=True)
-        server.ensure_started()
-        admin = server.url()
-    name = f"bench_privacy_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return psycopg.conninfo.make_conninfo(admin, dbname=name), server
+    if admin:
+        return admin, None
+    server = EmbeddedPostgres(scratch / "postgres", fsync=True)
+    server.ensure_started()
+    return server.url(), server
 
 
 def main() -> None:
@@ -168,10 +163,10 @@ def main() -> None:
     result: dict[str, object] = {"machine": f"{platform.machine()}, {os.cpu_count()} cpus"}
     result |= measure_cpu(args.events, args.repeat)
     with tempfile.TemporaryDirectory() as scratch:
-        url, server = database(Path(scratch))
+        admin, server = admin_server(Path(scratch))
         try:
-            asyncio.run(migrate_database(url))
-            result |= asyncio.run(measure_lookups(url, args.lookups))
+            with scratch_database(admin, migrated=True, prefix="bench_privacy") as url:
+                result |= asyncio.run(measure_lookups(url, args.lookups))
         finally:
             if server is not None:
                 server.stop()

@@ -60,7 +60,6 @@ import json
 import os
 import platform
 import random
-import secrets
 import signal
 import statistics
 import subprocess
@@ -83,13 +82,12 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from application.audit.consistency import described, fold_differences, updates_logged_once
 from application.simulation import UPDATE_ATTEMPTS, UPDATE_PATIENCE, Responses, ScriptedPeople
-from domain.events import event_from_record
 from domain.plan import Plan, plan_from_yaml, plan_rescheduled
-from domain.state import fold
 from eventlog import EventLog, RecordedEvent, verify_database
 from workers.codec import data_converter
-from workers.database import migrate_database
+from workers.database import create_database, drop_database, migrate_database
 from workers.temporal_binaries import temporal_cli
 from workers.worker import workflow_runner
 from workflows import messages as m
@@ -476,20 +474,10 @@ def check_engagement(
 ) -> list[str]:
     """What is wrong with one engagement's log (nothing: an empty list)."""
     problems = []
-    if len(events) != status.stream_version:
-        problems.append(f"{len(events)} events in the log, stream version {status.stream_version}")
-    folded = fold(event_from_record(e.type, e.schema_version, e.payload) for e in events)
-    if folded.model_dump(mode="json") != status.state.model_dump(mode="json"):
-        problems.append("fold(log) differs from the workflow's state")
+    if differ := fold_differences(events, status):
+        problems.append(f"the log and the workflow's state differ at {described(differ)}")
+    problems += updates_logged_once(events, people.sent)
     by_cause = Counter(e.causation_id for e in events)
-    at = {e.position: e for e in events}
-    for result in people.sent:
-        if by_cause[result.update_id] != len(result.events):
-            problems.append(
-                f"{result.update_id}: {by_cause[result.update_id]} events, told {len(result.events)}"
-            )
-        elif [at[p].type if p in at else None for p in result.positions] != result.events:
-            problems.append(f"{result.update_id}: its positions do not hold its events")
     accepted = {r.update_id for r in people.sent}
     others = {c for c in by_cause if c != f"start:{engagement_id}" and not str(c).startswith("timer:")}
     if others != accepted:
@@ -498,8 +486,6 @@ def check_engagement(
         )
     if set(people.refused_ids) & set(by_cause):
         problems.append("a refused input is in the log")
-    if len({e.event_id for e in events}) != len(events):
-        problems.append("an event id appears twice")
     return problems
 
 
@@ -828,16 +814,12 @@ async def main() -> None:
                 server.ensure_started()
                 admin_url = server.url()
                 postmaster = server.pid()
-            name = f"soak_{secrets.token_hex(4)}"
-            async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-                await admin.execute(f'CREATE DATABASE "{name}"')
-            url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+            url = await asyncio.to_thread(create_database, admin_url, prefix="soak")
             try:
                 figures = await run(url, postmaster, args, tmp)
             finally:
-                with contextlib.suppress(Exception):
-                    async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-                        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                with contextlib.suppress(Exception):  # a failed clean-up must not lose the figures
+                    await asyncio.to_thread(drop_database, admin_url, url)
         finally:
             if server is not None:
                 server.stop()

@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import platform
-import secrets
 import statistics
 import tempfile
 import time
@@ -42,6 +41,7 @@ from bench.bare_workflow import BareGateWorkflow, noop_append
 from domain.plan import Plan, plan_from_yaml
 from eventlog import migrate
 from workers.codec import data_converter
+from workers.database import async_scratch_database
 from workers.temporal_binaries import temporal_cli
 from workers.worker import build_worker, open_event_log
 from workflows.engagement import EngagementWorkflow
@@ -251,15 +251,10 @@ async def main() -> None:
             server = EmbeddedPostgres(Path(tmp) / "pg", fsync=True)
             server.ensure_started()
             admin_url = server.url()
-        name = f"bench_{secrets.token_hex(4)}"
-        async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
         try:
-            figures = await run(url, args)
+            async with async_scratch_database(admin_url, prefix="bench") as url:
+                figures = await run(url, args)
         finally:
-            async with await psycopg.AsyncConnection.connect(admin_url, autocommit=True) as admin:
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             if server is not None:
                 server.stop()
 

@@ -9,17 +9,13 @@ never see each other's events.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 from collections.abc import AsyncIterator, Iterator
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from eventlog import EventLog
-from workers.database import migrate_database
+from workers import database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.keys import new_key_text
 
@@ -47,53 +43,34 @@ def admin_url(pg_server: EmbeddedPostgres | None) -> str:
     return os.environ.get("COPRODUCE_DATABASE_URL") or pg_server.url()  # type: ignore[union-attr]
 
 
-def _db_url(admin_url: str, name: str) -> str:
-    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-
-
 def create_database(admin_url: str, template: str | None = None) -> str:
     """Create a uniquely named database (optionally from a template) and return its URL."""
-    name = f"t_{secrets.token_hex(6)}"
-    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if template:
-        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template)
-        )
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(query)
-    return _db_url(admin_url, name)
+    return database.create_database(admin_url, template=template, prefix="t")
 
 
 def drop_database(admin_url: str, url: str) -> None:
-    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(str(name))))
+    database.drop_database(admin_url, url)
 
 
 @pytest.fixture(scope="session")
 def migrated_template(admin_url: str) -> Iterator[str]:
     """A database with the event log's migrations applied, to clone for each test."""
-    url = create_database(admin_url)
-    asyncio.run(migrate_database(url))
-    name = str(psycopg.conninfo.conninfo_to_dict(url)["dbname"])
-    yield name
-    drop_database(admin_url, url)
+    with database.scratch_database(admin_url, migrated=True, prefix="t") as url:
+        yield database.database_name(url)
 
 
 @pytest.fixture
 def empty_database_url(admin_url: str) -> Iterator[str]:
     """A fresh database with nothing in it (not migrated)."""
-    url = create_database(admin_url)
-    yield url
-    drop_database(admin_url, url)
+    with database.scratch_database(admin_url, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture
 def database_url(admin_url: str, migrated_template: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own (an administrator's URL)."""
-    url = create_database(admin_url, template=migrated_template)
-    yield url
-    drop_database(admin_url, url)
+    with database.scratch_database(admin_url, template=migrated_template, prefix="t") as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,8 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 from temporalio.testing import WorkflowEnvironment
 
@@ -26,7 +24,7 @@ from application.simulation import Responses, ScriptedPeople
 from domain.plan import Plan, plan_rescheduled
 from eventlog import RecordedEvent
 from workers.codec import data_converter
-from workers.database import embedded_server, migrate_database
+from workers.database import create_database, embedded_server, migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.keys import master_key
 from workers.running import running_stack
@@ -83,13 +81,6 @@ def _admin_url(settings: Settings) -> tuple[str, bool]:
     return server.url(), started
 
 
-def _recreate(admin_url: str, name: str) -> str:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-
-
 async def rehearse(
     plan: Plan,
     responses: Responses,
@@ -105,7 +96,7 @@ async def rehearse(
     admin_url, started_server = await asyncio.to_thread(_admin_url, settings)
     server = embedded_server(settings) if started_server else None
     try:
-        url = await asyncio.to_thread(_recreate, admin_url, database)
+        url = await asyncio.to_thread(create_database, admin_url, database, replace=True)
         await migrate_database(url)
         log = await open_event_log(url)
         plan = plan_rescheduled(plan, date.today())

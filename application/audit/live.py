@@ -8,7 +8,8 @@ They must tell the same story:
   the engagement across continue-as-new) names positions that the log holds for this engagement;
 - every event the log holds for the engagement was appended by the workflow (nothing else is there);
 - every accepted update's result names positions whose events carry that update's id as causation;
-- ``fold(log)`` equals the state the workflow's ``status`` query returns.
+- ``fold(log)`` equals the state the workflow's ``status`` query returns, and the log holds as many
+  events as its stream version (``consistency.fold_differences``).
 
 Each mismatch is reported in a sentence naming the position or update.
 """
@@ -21,11 +22,11 @@ from dataclasses import dataclass, field
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
-from domain.differences import differing_paths
 from workflows.contracts import AppendReply
 from workflows.messages import EngagementStatus, UpdateResult
 
-from .history import DecodedEvent, state_as_of
+from .consistency import described, fold_differences
+from .history import DecodedEvent
 
 APPEND_ACTIVITY = "append_events"
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
@@ -115,13 +116,9 @@ async def compare(
                     f"update {update_id} was accepted with its events at position {position}, but the log "
                     "does not have them there"
                 )
-    differ = differing_paths(
-        state_as_of(history).model_dump(mode="json"), status.state.model_dump(mode="json")
-    )
+    differ = fold_differences(history, status)
     if differ:
         result.problems.append(
-            "the fold of the log differs from the workflow's live status at "
-            + ", ".join(differ[:5])
-            + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+            "the fold of the log differs from the workflow's live status at " + described(differ)
         )
     return result

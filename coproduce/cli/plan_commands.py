@@ -11,12 +11,10 @@ from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from application.audit.consistency import described, fold_differences
 from application.simulation import Responses, demo_responses, milestones_due, projected_phases
-from domain.differences import differing_paths
 from domain.errors import PlanError
-from domain.events import event_from_record
 from domain.plan import plan_json_schema
-from domain.state import fold
 from eventlog import Signer, checkpoint_database, verify_database
 from workers.rehearsal import EXAMPLES, Rehearsal, rehearse
 
@@ -114,8 +112,7 @@ def demo(
         summary, ok = run(verify)
     finally:
         result.finish()
-    folded = fold(event_from_record(e.type, e.schema_version, e.payload) for e in result.events)
-    differ = differing_paths(folded.model_dump(mode="json"), status.state.model_dump(mode="json"))
+    differ = fold_differences(result.events, status)
     out.print(
         f"Simulated {result.weeks} weeks in {result.seconds:.0f} s: {result.updates} inputs, "
         f"{len(result.events)} events, engagement [bold]{status.status}[/]."
@@ -123,7 +120,7 @@ def demo(
     out.print(f"Verification: {summary}")
     out.print(
         "The log folds to the workflow's state: "
-        + ("yes" if not differ else f"NO, they differ at {', '.join(differ[:5])}")
+        + ("yes" if not differ else f"NO, they differ at {described(differ)}")
     )
     out.print("The demo's events are in the database coproduce_demo, apart from real engagements.")
     if not (ok and not differ and status.status == "completed"):

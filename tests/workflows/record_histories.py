@@ -14,16 +14,15 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-import psycopg
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from application.simulation import ScriptedPeople
 from domain.plan import plan_rescheduled
-from eventlog import migrate
 from tests.domain.plans import small_plan
 from workers.codec import data_converter
+from workers.database import async_scratch_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.temporal_binaries import temporal_cli, temporal_test_server
 from workers.worker import build_worker, open_event_log
@@ -98,11 +97,8 @@ async def main() -> None:
         server = EmbeddedPostgres(Path(tmp) / "pg", fsync=False)
         server.ensure_started()
         try:
-            with psycopg.connect(server.url(), autocommit=True) as conn:
-                conn.execute("CREATE DATABASE replay")
-            url = server.url("replay")
-            await migrate(url)
-            await record(url)
+            async with async_scratch_database(server.url(), migrated=True, prefix="replay") as url:
+                await record(url)
         finally:
             server.stop(mode="immediate")
 
