@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -159,7 +159,7 @@ def timeline(
         event = item.event
         if as_of is not None and event.occurred_at > as_of:
             return
-        before, state = state, apply(state, event)
+        state = apply(state, event)
         record = item.record
         entry = TimelineEntry(
             position=record.position,
@@ -170,7 +170,7 @@ def timeline(
             what=record.type.replace("_", " "),
             person_id=record.actor if record.actor != "coproduce" else None,
         )
-        _describe(entry, event, before, state)
+        _describe(entry, event, state)
         if labels:
             entry.what = relabel(entry.what, labels)
             entry.person_id = labels.get(entry.person_id or "", entry.person_id)
@@ -180,148 +180,273 @@ def timeline(
         yield entry
 
 
-def _describe(entry: TimelineEntry, event: Event, before: EngagementState, after: EngagementState) -> None:
-    """Fill in the entry's particulars for the kind of event it is."""
-    phase_id = event.__dict__.get("phase_id")  # not getattr: pydantic raises (slowly) for a missing field
-    entry.phase_id = phase_id
-    match event:
-        case VoteCast():
-            vote = after.gates[event.phase_id].votes[event.person_id]
-            entry.person_id, entry.constituency = event.person_id, vote.constituency
-            entry.authorised, entry.not_counted_reason = vote.counted, vote.not_counted_reason
-            entry.choice, entry.reason = event.choice, event.reason
-            counted = "" if vote.counted else f" (not counted: {vote.not_counted_reason})"
-            entry.what = f"{event.person_id} ({vote.constituency}) voted {event.choice} on gate {phase_id}, round {event.round}{counted}"
-        case GateOpened():
-            quorum = ", ".join(f"{n} {c}" for c, n in event.policy.quorum.items())
-            entry.person_id = event.requested_by
-            entry.detail = {"round": event.round, "method": event.policy.method, "quorum": dict(event.policy.quorum),
-                            "roster": [r.person_id for r in event.roster]}  # fmt: skip
-            entry.what = (
-                f"gate {phase_id} opened, round {event.round}: {event.policy.method}"
-                f"{'; needs ' + quorum if quorum else ''}; {len(event.roster)} on the roster"
-            )
-        case GateDecided():
-            gate = after.gates[event.phase_id]
-            counts: dict[str, dict[str, int]] = {}
-            for vote in gate.votes.values():
-                if vote.counted:
-                    row = counts.setdefault(vote.constituency, {"approve": 0, "object": 0, "abstain": 0})
-                    row[vote.choice] += 1
-            entry.person_id, entry.choice, entry.reason = event.decided_by, event.outcome, event.reason
-            entry.detail = {"round": event.round, "counted_votes": counts}
-            entry.what = f"gate {phase_id} round {event.round} {event.outcome}" + (
-                f" by {event.decided_by}" if event.decided_by else ""
-            )
-        case PaceHoldRecorded():
-            entry.choice, entry.reason = "held", "; ".join(event.waiting_for)
-            entry.detail = {"comfort_average": event.comfort_average}
-            entry.what = f"pace hold on {phase_id}: waiting for {entry.reason}"
-        case PaceHoldReleased():
-            entry.what = f"pace hold on {phase_id} released"
-        case PaceOverridden():
-            entry.person_id, entry.choice, entry.reason = event.overridden_by, "override", event.reason
-            entry.what = f"pace hold on {phase_id} overridden by {event.overridden_by}"
-        case PlanAmended():
-            entry.person_id, entry.reason = event.amended_by, event.reason
-            entry.detail = {"changes": [c.model_dump(mode="json") for c in event.changes]}
-            entry.what = f"plan amended by {event.amended_by}: " + "; ".join(
-                _change(c) for c in event.changes
-            )
-        case RungChanged():
-            entry.detail = {"area_id": event.area_id, "from": event.from_rung, "to": event.to_rung,
-                            "agreed_by": list(event.agreed_by)}  # fmt: skip
-            entry.what = f"decision area {event.area_id} moved from {event.from_rung} to {event.to_rung}, agreed by {', '.join(event.agreed_by)}"
-        case TrainingCompleted():
-            entry.person_id = event.person_id
-            entry.detail = {"module_id": event.module_id}
-            entry.what = f"{event.person_id} completed training module {event.module_id}"
-        case AuthorisationGranted():
-            entry.person_id = event.person_id
-            until = f" until {event.expires_at:%Y-%m-%d}" if event.expires_at else ""
-            entry.detail = {
-                "module_id": event.module_id,
-                "expires_at": event.expires_at and event.expires_at.isoformat(),
-            }
-            entry.what = f"{event.person_id} authorised for {event.module_id}{until}"
-        case AuthorisationExpired():
-            entry.person_id = event.person_id
-            entry.what = f"{event.person_id}'s authorisation for {event.module_id} expired"
-        case CheckInRecorded():
-            entry.person_id, entry.reason = event.person_id, event.note
-            entry.constituency = _constituency(after, event.person_id)
-            entry.detail = {"comfort": event.comfort}
-            entry.what = f"{event.person_id} checked in: comfort {event.comfort}"
-        case MeasurementRecorded() | BaselineRecorded():
-            entry.person_id, entry.reason = event.recorded_by, event.note
-            milestone = getattr(event, "milestone_id", None)
-            entry.detail = {"indicator": event.indicator, "value": event.value, "milestone_id": milestone}
-            kind = "baseline" if isinstance(event, BaselineRecorded) else "measurement"
-            entry.what = f"{kind} of {event.indicator}: {event.value:g}" + (
-                f" (milestone {milestone})" if milestone else ""
-            )
-        case EngagementStarted():
-            entry.person_id = event.started_by
-            entry.detail = {"plan_sha256": event.plan_sha256}
-            entry.what = f"engagement started by {event.started_by}: {event.plan.title}"
-        case EngagementPaused():
-            entry.person_id, entry.reason = event.paused_by, event.reason
-            entry.what = f"engagement paused by {event.paused_by}"
-        case EngagementResumed():
-            entry.person_id, entry.reason = event.resumed_by, event.reason
-            entry.what = f"engagement resumed by {event.resumed_by}"
-        case EngagementCompleted():
-            entry.what = "engagement completed"
-        case AssessmentRecorded():
-            entry.person_id = event.recorded_by
-            entry.detail = {
-                "oric_commitment_mean": event.oric.commitment_mean,
-                "oric_efficacy_mean": event.oric.efficacy_mean,
-            }
-            entry.what = f"organisational assessment recorded (ORIC change commitment {event.oric.commitment_mean:.2f}, change efficacy {event.oric.efficacy_mean:.2f})"
-        case EvaluationStrategyAgreed():
-            entry.detail = {"agreed_by": list(event.agreed_by)}
-            entry.what = f"evaluation strategy agreed by {', '.join(event.agreed_by)}"
-        case SessionHeld():
-            entry.person_id, entry.reason = event.recorded_by, event.notes
-            entry.detail = {"session_id": event.session_id, "activity_type": event.activity_type,
-                            "attendees": len(event.attendee_ids), "minutes": event.duration_minutes}  # fmt: skip
-            entry.what = f"{event.activity_type.replace('_', ' ')} session {event.session_id} held in {phase_id}: {len(event.attendee_ids)} attended"
-        case ParticipantJoined():
-            entry.person_id, entry.constituency = event.person_id, event.constituency
-            entry.what = (
-                f"{event.person_id} joined as {event.constituency.replace('_', ' ')} ({event.cohort} cohort)"
-            )
-        case CohortWidened():
-            entry.person_id = event.widened_by
-            entry.what = f"the group widened to the wider cohort, in {phase_id}"
-        case ContributionLogged():
-            entry.person_id = event.person_id
-            entry.constituency = _constituency(after, event.person_id)
-            entry.detail = {"minutes": event.minutes, "expenses_pence": event.expenses_pence}
-            entry.what = f"{event.person_id} gave {event.minutes} minutes"
-        case RecognitionPaid():
-            entry.person_id = event.person_id
-            entry.detail = {
-                "fee_pence": event.fee_pence,
-                "expenses_pence": event.expenses_pence,
-                "form": event.form,
-            }
-            entry.what = f"{event.person_id} paid £{event.fee_pence / 100:.2f} ({event.form}) and £{event.expenses_pence / 100:.2f} expenses"
-        case PhaseStarted():
-            entry.what = f"phase {phase_id} started"
-        case PhaseCompleted():
-            entry.what = f"phase {phase_id} completed"
-        case GateEscalated():
-            entry.what = f"gate {phase_id} escalated: pending longer than the plan allows"
-        case MilestoneDue():
-            entry.detail = {"milestone_id": event.milestone_id}
-            entry.what = f"evaluation milestone {event.milestone_id} fell due"
-        case ReminderSent():
-            entry.detail = {"kind": event.kind, "reference": event.reference, "people": len(event.person_ids)}
-            entry.what = f"reminder sent: {event.kind.replace('_', ' ')}" + (
-                f" ({event.reference})" if event.reference else ""
-            )
+def _describe(entry: TimelineEntry, event: Event, after: EngagementState) -> None:
+    """Fill in the entry's particulars for the kind of event it is (``after``: the state it led to)."""
+    entry.phase_id = event.__dict__.get(
+        "phase_id"
+    )  # not getattr: pydantic raises (slowly) for a missing field
+    describe = DESCRIBERS.get(type(event))
+    if describe is not None:
+        describe(entry, event, after)
+
+
+# --- one describer per event type, in the order of the catalogue (domain.events.EVENT_CLASSES) ----------------
+
+
+def _engagement_started(entry: TimelineEntry, event: EngagementStarted, after: EngagementState) -> None:
+    entry.person_id = event.started_by
+    entry.detail = {"plan_sha256": event.plan_sha256}
+    entry.what = f"engagement started by {event.started_by}: {event.plan.title}"
+
+
+def _plan_amended(entry: TimelineEntry, event: PlanAmended, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.amended_by, event.reason
+    entry.detail = {"changes": [c.model_dump(mode="json") for c in event.changes]}
+    entry.what = f"plan amended by {event.amended_by}: " + "; ".join(_change(c) for c in event.changes)
+
+
+def _engagement_paused(entry: TimelineEntry, event: EngagementPaused, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.paused_by, event.reason
+    entry.what = f"engagement paused by {event.paused_by}"
+
+
+def _engagement_resumed(entry: TimelineEntry, event: EngagementResumed, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.resumed_by, event.reason
+    entry.what = f"engagement resumed by {event.resumed_by}"
+
+
+def _engagement_completed(entry: TimelineEntry, event: EngagementCompleted, after: EngagementState) -> None:
+    entry.what = f"engagement completed: all {len(after.phases)} phases done"
+
+
+def _assessment_recorded(entry: TimelineEntry, event: AssessmentRecorded, after: EngagementState) -> None:
+    entry.person_id = event.recorded_by
+    entry.detail = {
+        "oric_commitment_mean": event.oric.commitment_mean,
+        "oric_efficacy_mean": event.oric.efficacy_mean,
+    }
+    entry.what = (
+        f"organisational assessment recorded (ORIC change commitment {event.oric.commitment_mean:.2f}, "
+        f"change efficacy {event.oric.efficacy_mean:.2f})"
+    )
+
+
+def _evaluation_strategy_agreed(
+    entry: TimelineEntry, event: EvaluationStrategyAgreed, after: EngagementState
+) -> None:
+    entry.detail = {"agreed_by": list(event.agreed_by)}
+    entry.what = f"evaluation strategy agreed by {', '.join(event.agreed_by)}"
+
+
+def _measurement(
+    entry: TimelineEntry, event: BaselineRecorded | MeasurementRecorded, after: EngagementState
+) -> None:
+    entry.person_id, entry.reason = event.recorded_by, event.note
+    milestone = getattr(event, "milestone_id", None)
+    entry.detail = {"indicator": event.indicator, "value": event.value, "milestone_id": milestone}
+    kind = "baseline" if isinstance(event, BaselineRecorded) else "measurement"
+    entry.what = f"{kind} of {event.indicator}: {event.value:g}" + (
+        f" (milestone {milestone})" if milestone else ""
+    )
+
+
+def _milestone_due(entry: TimelineEntry, event: MilestoneDue, after: EngagementState) -> None:
+    entry.detail = {"milestone_id": event.milestone_id}
+    entry.what = f"evaluation milestone {event.milestone_id} fell due"
+
+
+def _participant_joined(entry: TimelineEntry, event: ParticipantJoined, after: EngagementState) -> None:
+    entry.person_id, entry.constituency = event.person_id, event.constituency
+    entry.what = f"{event.person_id} joined as {event.constituency.replace('_', ' ')} ({event.cohort} cohort)"
+
+
+def _cohort_widened(entry: TimelineEntry, event: CohortWidened, after: EngagementState) -> None:
+    entry.person_id = event.widened_by
+    entry.what = f"the group widened to the wider cohort, in {event.phase_id}"
+
+
+def _training_completed(entry: TimelineEntry, event: TrainingCompleted, after: EngagementState) -> None:
+    entry.person_id = event.person_id
+    entry.detail = {"module_id": event.module_id}
+    entry.what = f"{event.person_id} completed training module {event.module_id}"
+
+
+def _authorisation_granted(entry: TimelineEntry, event: AuthorisationGranted, after: EngagementState) -> None:
+    entry.person_id = event.person_id
+    until = f" until {event.expires_at:%Y-%m-%d}" if event.expires_at else ""
+    entry.detail = {
+        "module_id": event.module_id,
+        "expires_at": event.expires_at and event.expires_at.isoformat(),
+    }
+    entry.what = f"{event.person_id} authorised for {event.module_id}{until}"
+
+
+def _authorisation_expired(entry: TimelineEntry, event: AuthorisationExpired, after: EngagementState) -> None:
+    entry.person_id = event.person_id
+    entry.what = f"{event.person_id}'s authorisation for {event.module_id} expired"
+
+
+def _phase_started(entry: TimelineEntry, event: PhaseStarted, after: EngagementState) -> None:
+    entry.what = f"phase {event.phase_id} started"
+
+
+def _phase_completed(entry: TimelineEntry, event: PhaseCompleted, after: EngagementState) -> None:
+    entry.what = f"phase {event.phase_id} completed"
+
+
+def _session_held(entry: TimelineEntry, event: SessionHeld, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.recorded_by, event.notes
+    entry.detail = {
+        "session_id": event.session_id,
+        "activity_type": event.activity_type,
+        "attendees": len(event.attendee_ids),
+        "minutes": event.duration_minutes,
+    }
+    entry.what = (
+        f"{event.activity_type.replace('_', ' ')} session {event.session_id} held in {event.phase_id}: "
+        f"{len(event.attendee_ids)} attended"
+    )
+
+
+def _gate_escalated(entry: TimelineEntry, event: GateEscalated, after: EngagementState) -> None:
+    entry.what = f"gate {event.phase_id} escalated: pending longer than the plan allows"
+
+
+def _gate_opened(entry: TimelineEntry, event: GateOpened, after: EngagementState) -> None:
+    quorum = ", ".join(f"{n} {c}" for c, n in event.policy.quorum.items())
+    entry.person_id = event.requested_by
+    entry.detail = {
+        "round": event.round,
+        "method": event.policy.method,
+        "quorum": dict(event.policy.quorum),
+        "roster": [r.person_id for r in event.roster],
+    }
+    entry.what = (
+        f"gate {event.phase_id} opened, round {event.round}: {event.policy.method}"
+        f"{'; needs ' + quorum if quorum else ''}; {len(event.roster)} on the roster"
+    )
+
+
+def _vote_cast(entry: TimelineEntry, event: VoteCast, after: EngagementState) -> None:
+    vote = after.gates[event.phase_id].votes[event.person_id]
+    entry.person_id, entry.constituency = event.person_id, vote.constituency
+    entry.authorised, entry.not_counted_reason = vote.counted, vote.not_counted_reason
+    entry.choice, entry.reason = event.choice, event.reason
+    counted = "" if vote.counted else f" (not counted: {vote.not_counted_reason})"
+    entry.what = (
+        f"{event.person_id} ({vote.constituency}) voted {event.choice} on gate {event.phase_id}, "
+        f"round {event.round}{counted}"
+    )
+
+
+def _gate_decided(entry: TimelineEntry, event: GateDecided, after: EngagementState) -> None:
+    gate = after.gates[event.phase_id]
+    counts: dict[str, dict[str, int]] = {}
+    for vote in gate.votes.values():
+        if vote.counted:
+            row = counts.setdefault(vote.constituency, {"approve": 0, "object": 0, "abstain": 0})
+            row[vote.choice] += 1
+    entry.person_id, entry.choice, entry.reason = event.decided_by, event.outcome, event.reason
+    entry.detail = {"round": event.round, "counted_votes": counts}
+    entry.what = f"gate {event.phase_id} round {event.round} {event.outcome}" + (
+        f" by {event.decided_by}" if event.decided_by else ""
+    )
+
+
+def _check_in_recorded(entry: TimelineEntry, event: CheckInRecorded, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.person_id, event.note
+    entry.constituency = _constituency(after, event.person_id)
+    entry.detail = {"comfort": event.comfort}
+    entry.what = f"{event.person_id} checked in: comfort {event.comfort}"
+
+
+def _pace_hold_recorded(entry: TimelineEntry, event: PaceHoldRecorded, after: EngagementState) -> None:
+    entry.choice, entry.reason = "held", "; ".join(event.waiting_for)
+    entry.detail = {"comfort_average": event.comfort_average}
+    entry.what = f"pace hold on {event.phase_id}: waiting for {entry.reason}"
+
+
+def _pace_hold_released(entry: TimelineEntry, event: PaceHoldReleased, after: EngagementState) -> None:
+    entry.what = f"pace hold on {event.phase_id} released"
+
+
+def _pace_overridden(entry: TimelineEntry, event: PaceOverridden, after: EngagementState) -> None:
+    entry.person_id, entry.choice, entry.reason = event.overridden_by, "override", event.reason
+    entry.what = f"pace hold on {event.phase_id} overridden by {event.overridden_by}"
+
+
+def _reminder_sent(entry: TimelineEntry, event: ReminderSent, after: EngagementState) -> None:
+    entry.detail = {"kind": event.kind, "reference": event.reference, "people": len(event.person_ids)}
+    entry.what = f"reminder sent: {event.kind.replace('_', ' ')}" + (
+        f" ({event.reference})" if event.reference else ""
+    )
+
+
+def _rung_changed(entry: TimelineEntry, event: RungChanged, after: EngagementState) -> None:
+    entry.detail = {
+        "area_id": event.area_id,
+        "from": event.from_rung,
+        "to": event.to_rung,
+        "agreed_by": list(event.agreed_by),
+    }
+    entry.what = (
+        f"decision area {event.area_id} moved from {event.from_rung} to {event.to_rung}, "
+        f"agreed by {', '.join(event.agreed_by)}"
+    )
+
+
+def _contribution_logged(entry: TimelineEntry, event: ContributionLogged, after: EngagementState) -> None:
+    entry.person_id = event.person_id
+    entry.constituency = _constituency(after, event.person_id)
+    entry.detail = {"minutes": event.minutes, "expenses_pence": event.expenses_pence}
+    entry.what = f"{event.person_id} gave {event.minutes} minutes"
+
+
+def _recognition_paid(entry: TimelineEntry, event: RecognitionPaid, after: EngagementState) -> None:
+    entry.person_id = event.person_id
+    entry.detail = {"fee_pence": event.fee_pence, "expenses_pence": event.expenses_pence, "form": event.form}
+    entry.what = (
+        f"{event.person_id} paid £{event.fee_pence / 100:.2f} ({event.form}) "
+        f"and £{event.expenses_pence / 100:.2f} expenses"
+    )
+
+
+Describer = Callable[[TimelineEntry, Any, EngagementState], None]
+
+# The timeline's sentence for each event type. tests/domain/test_catalogue.py checks that every type in the
+# catalogue has one, and that it says more than the type's name.
+DESCRIBERS: dict[type[Event], Describer] = {
+    EngagementStarted: _engagement_started,
+    PlanAmended: _plan_amended,
+    EngagementPaused: _engagement_paused,
+    EngagementResumed: _engagement_resumed,
+    EngagementCompleted: _engagement_completed,
+    AssessmentRecorded: _assessment_recorded,
+    EvaluationStrategyAgreed: _evaluation_strategy_agreed,
+    BaselineRecorded: _measurement,
+    MeasurementRecorded: _measurement,
+    MilestoneDue: _milestone_due,
+    ParticipantJoined: _participant_joined,
+    CohortWidened: _cohort_widened,
+    TrainingCompleted: _training_completed,
+    AuthorisationGranted: _authorisation_granted,
+    AuthorisationExpired: _authorisation_expired,
+    PhaseStarted: _phase_started,
+    PhaseCompleted: _phase_completed,
+    SessionHeld: _session_held,
+    GateEscalated: _gate_escalated,
+    GateOpened: _gate_opened,
+    VoteCast: _vote_cast,
+    GateDecided: _gate_decided,
+    CheckInRecorded: _check_in_recorded,
+    PaceHoldRecorded: _pace_hold_recorded,
+    PaceHoldReleased: _pace_hold_released,
+    PaceOverridden: _pace_overridden,
+    ReminderSent: _reminder_sent,
+    RungChanged: _rung_changed,
+    ContributionLogged: _contribution_logged,
+    RecognitionPaid: _recognition_paid,
+}
 
 
 def _relabelled(value: Any, labels: Mapping[str, str]) -> Any:

@@ -1,5 +1,11 @@
 """The event catalogue: every domain event, the discriminated union, and conversion to and from records.
 
+`DomainEvent`, the union below, is the catalogue: the one list of event types, in the order they are
+read about. Everything else follows it: `EVENT_CLASSES` (each class by its type name, in that order),
+the transitions (`domain.transitions.HANDLERS`: `on_<type>` for each), the auditor's timeline (a sentence
+for each type). To add an event type: its class with a docstring saying what happened, a place in the
+union, its transition and its timeline sentence; tests/domain/test_catalogue.py says what is missing.
+
 The event store keeps each event as `(type, schema_version, payload)`. `event_to_record` gives that
 triple, with a JSON-compatible payload; `event_from_record` (a dict payload) and `event_from_json`
 (payload bytes, the fast path) rebuild the event, upcasting older schema versions first. The round trip
@@ -95,7 +101,7 @@ DomainEvent = Annotated[
 # Validates any event dict that carries its `type` (e.g. a workflow's message).
 DOMAIN_EVENT_ADAPTER: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
 
-# Every event class by its type name, in catalogue order.
+# Every event class by its type name, in catalogue order (derived from the union: never listed again).
 EVENT_CLASSES: dict[str, type[Event]] = {
     cls.model_fields["type"].default: cls for cls in get_args(get_args(DomainEvent)[0])
 }

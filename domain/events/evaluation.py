@@ -54,6 +54,8 @@ def subscale_mean(items: tuple[float, ...]) -> float:
 
 
 class AssessmentRecorded(Event):
+    """The organisational assessment: findings about past co-production and change, with ORIC scores."""
+
     SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["assessment_recorded"] = "assessment_recorded"
     recorded_by: PersonId
@@ -82,6 +84,8 @@ class BaselineRecorded(Event):
 
 
 class MeasurementRecorded(Event):
+    """An indicator was measured, for a milestone or along the way."""
+
     type: Literal["measurement_recorded"] = "measurement_recorded"
     indicator: Identifier
     value: float

@@ -46,6 +46,8 @@ class GateOpened(Event):
 
 
 class VoteCast(Event):
+    """Someone on the roster approved, objected to or abstained on the open round of a gate."""
+
     type: Literal["vote_cast"] = "vote_cast"
     phase_id: Identifier
     round: PositiveInt

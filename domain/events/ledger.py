@@ -19,6 +19,8 @@ class RungChanged(Event):
 
 
 class ContributionLogged(Event):
+    """Time a person gave (and expenses they had), which the recognition policy may pay for."""
+
     type: Literal["contribution_logged"] = "contribution_logged"
     person_id: PersonId
     minutes: PositiveInt
@@ -27,6 +29,8 @@ class ContributionLogged(Event):
 
 
 class RecognitionPaid(Event):
+    """A person was paid for their time (as money or vouchers) and reimbursed their expenses."""
+
     type: Literal["recognition_paid"] = "recognition_paid"
     person_id: PersonId
     fee_pence: NonNegativeInt

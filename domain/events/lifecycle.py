@@ -51,12 +51,16 @@ class PlanAmended(Event):
 
 
 class EngagementPaused(Event):
+    """A facilitator paused the engagement: facts are still recorded, but nothing moves on until it resumes."""
+
     type: Literal["engagement_paused"] = "engagement_paused"
     paused_by: PersonId
     reason: Annotated[LongText, PersonalData(owner="paused_by")]
 
 
 class EngagementResumed(Event):
+    """A facilitator resumed a paused engagement; phases, gates and timers carry on from where they were."""
+
     type: Literal["engagement_resumed"] = "engagement_resumed"
     resumed_by: PersonId
     reason: Annotated[LongText | None, PersonalData(owner="resumed_by")] = None

@@ -14,6 +14,8 @@ ReminderKind = Literal["check_in", "milestone", "gate_vote", "training_renewal"]
 
 
 class CheckInRecorded(Event):
+    """A person said how comfortable they are with the pace of change, on the plan's comfort scale."""
+
     SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["check_in_recorded"] = "check_in_recorded"
     person_id: PersonId
@@ -31,6 +33,8 @@ class PaceHoldRecorded(Event):
 
 
 class PaceHoldReleased(Event):
+    """The pace policy no longer holds the phase: what it waited for is there."""
+
     type: Literal["pace_hold_released"] = "pace_hold_released"
     phase_id: Identifier
 

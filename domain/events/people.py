@@ -37,6 +37,8 @@ class CohortWidened(Event):
 
 
 class TrainingCompleted(Event):
+    """A person completed a training module (in a session, or one to one)."""
+
     type: Literal["training_completed"] = "training_completed"
     person_id: PersonId
     module_id: Identifier

@@ -10,6 +10,8 @@ from domain.vocabulary import ActivityType, Identifier, LongText
 
 
 class PhaseStarted(Event):
+    """A phase of the plan began."""
+
     type: Literal["phase_started"] = "phase_started"
     phase_id: Identifier
 

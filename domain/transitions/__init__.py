@@ -2,81 +2,61 @@
 
 Each handler takes the state and its event, checks the event is possible (raising a `DomainError`
 subclass that says why not) and returns the top-level state fields it changes. Handlers never mutate.
+
+`HANDLERS` follows the event catalogue (`domain.events.EVENT_CLASSES`, in its order): the transition of
+event type `x` is the function `on_x` in one of `MODULES`. A type without one has no entry, and `apply`
+refuses its events; tests/domain/test_catalogue.py fails for it.
 """
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from domain.engagement import EngagementState
 from domain.events import (
+    EVENT_CLASSES,
     AssessmentRecorded,
     AuthorisationExpired,
     AuthorisationGranted,
     BaselineRecorded,
     CheckInRecorded,
-    CohortWidened,
     ContributionLogged,
-    EngagementCompleted,
     EngagementPaused,
     EngagementResumed,
-    EngagementStarted,
     EvaluationStrategyAgreed,
     Event,
-    GateDecided,
-    GateEscalated,
-    GateOpened,
     MeasurementRecorded,
     MilestoneDue,
-    PaceHoldRecorded,
-    PaceHoldReleased,
-    PaceOverridden,
     ParticipantJoined,
-    PhaseCompleted,
-    PhaseStarted,
     PlanAmended,
     RecognitionPaid,
-    ReminderSent,
-    RungChanged,
-    SessionHeld,
     TrainingCompleted,
-    VoteCast,
 )
 from domain.transitions import evaluation, gates, ledger, lifecycle, pace, people, phases
 
 Handler = Callable[[EngagementState, Any], dict[str, Any]]
 
-HANDLERS: dict[type[Event], Handler] = {
-    EngagementStarted: lifecycle.on_engagement_started,
-    PlanAmended: lifecycle.on_plan_amended,
-    EngagementPaused: lifecycle.on_engagement_paused,
-    EngagementResumed: lifecycle.on_engagement_resumed,
-    EngagementCompleted: lifecycle.on_engagement_completed,
-    AssessmentRecorded: evaluation.on_assessment_recorded,
-    EvaluationStrategyAgreed: evaluation.on_evaluation_strategy_agreed,
-    BaselineRecorded: evaluation.on_baseline_recorded,
-    MeasurementRecorded: evaluation.on_measurement_recorded,
-    MilestoneDue: evaluation.on_milestone_due,
-    ParticipantJoined: people.on_participant_joined,
-    CohortWidened: people.on_cohort_widened,
-    TrainingCompleted: people.on_training_completed,
-    AuthorisationGranted: people.on_authorisation_granted,
-    AuthorisationExpired: people.on_authorisation_expired,
-    PhaseStarted: phases.on_phase_started,
-    PhaseCompleted: phases.on_phase_completed,
-    SessionHeld: phases.on_session_held,
-    GateEscalated: phases.on_gate_escalated,
-    GateOpened: gates.on_gate_opened,
-    VoteCast: gates.on_vote_cast,
-    GateDecided: gates.on_gate_decided,
-    CheckInRecorded: pace.on_check_in_recorded,
-    PaceHoldRecorded: pace.on_pace_hold_recorded,
-    PaceHoldReleased: pace.on_pace_hold_released,
-    PaceOverridden: pace.on_pace_overridden,
-    ReminderSent: pace.on_reminder_sent,
-    RungChanged: ledger.on_rung_changed,
-    ContributionLogged: ledger.on_contribution_logged,
-    RecognitionPaid: ledger.on_recognition_paid,
-}
+# The modules that hold transitions, one concern each.
+MODULES: tuple[ModuleType, ...] = (lifecycle, evaluation, people, phases, gates, pace, ledger)
+
+
+def handler_name(event_type: str) -> str:
+    """The name of the function that applies events of ``event_type``."""
+    return f"on_{event_type}"
+
+
+def _handlers() -> dict[type[Event], Handler]:
+    found: dict[type[Event], Handler] = {}
+    for event_type, cls in EVENT_CLASSES.items():
+        for module in MODULES:
+            handler = getattr(module, handler_name(event_type), None)
+            if handler is not None:
+                found[cls] = handler
+                break
+    return found
+
+
+HANDLERS: dict[type[Event], Handler] = _handlers()
 
 # While paused, facts keep being recorded (training, check-ins, measurements, money, amendments), but
 # nothing moves the engagement on: no phase starts or ends, no gate opens or is decided, no timers fire.
