@@ -12,6 +12,7 @@ the log only ever holds its ciphertext. Sealing is deterministic, so a retry wri
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 
 import structlog
@@ -21,19 +22,32 @@ from temporalio.exceptions import ApplicationError
 from application.privacy.records import sealed_events
 from application.privacy.register import PeopleRegister
 from application.privacy.sealing import open_sealed
-from eventlog import ConcurrencyError, DuplicateEventError, EventLog, RecordedEvent
-from workflows.contracts import APPEND_EVENTS, AdoptedEvent, AppendEvents, AppendReply
+from eventlog import ConcurrencyError, DuplicateEventError, EventLog, RecordedEvent, Signer, Verifier
+from eventlog.writers import check_writer, trusted_writers
+from workflows.contracts import (
+    APPEND_EVENTS,
+    FOREIGN_EVENT_ERROR,
+    AdoptedEvent,
+    AppendEvents,
+    AppendReply,
+    ForeignEvent,
+)
 
 log = structlog.get_logger(__name__)
 
 
 class EventLogActivities:
-    """Activities bound to one open ``EventLog`` (the worker owns its connection pool) and the people
-    register whose keys seal personal text."""
+    """Activities bound to one open ``EventLog`` (the worker owns its connection pool), the people
+    register whose keys seal personal text, and the writer key that signs every event appended
+    (``writers``: the public keys whose events count as this installation's own)."""
 
-    def __init__(self, log: EventLog, register: PeopleRegister) -> None:
+    def __init__(
+        self, log: EventLog, register: PeopleRegister, writer: Signer, writers: Sequence[Verifier] = ()
+    ) -> None:
         self.log = log
         self.register = register
+        self.writer = writer
+        self.writers = trusted_writers([writer.verifier, *writers])
 
     @activity.defn(name=APPEND_EVENTS)
     async def append_events(self, request: AppendEvents) -> AppendReply:
@@ -42,17 +56,30 @@ class EventLogActivities:
         events = await sealed_events(self.register, request.stream_id, request.events, origin)
         started = time.monotonic()
         try:
-            result = await self.log.append(request.stream_id, events, request.expected_version)
+            result = await self.log.append(
+                request.stream_id, events, request.expected_version, signer=self.writer
+            )
         except (ConcurrencyError, DuplicateEventError) as exc:
             # The stream is ahead of the workflow. When it is this workflow's own earlier attempt (its
             # task died after the commit), hand the stored events back for the workflow to adopt.
             stored = await self.log.read_stream(
                 request.stream_id, after_version=request.expected_version or 0
             )
-            if request.expected_version is None or not stored or not _own(stored, request):
-                # Someone else wrote this stream, or events are missing: going on would make the
-                # workflow and the log disagree. Fail loudly instead.
+            if request.expected_version is None or not stored:
+                # Events are missing: going on would make the workflow and the log disagree.
                 raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+            foreign = self._foreign(stored, request.stream_id)
+            if foreign:
+                # Someone appended to this stream without the writer key (or another workflow did):
+                # never adopt it. The workflow refuses inputs until an operator disowns it.
+                log.error(
+                    "the stream holds events this engagement did not write",
+                    engagement_id=request.stream_id,
+                    positions=[f.position for f in foreign],
+                )
+                raise ApplicationError(
+                    foreign[0].sentence(), *foreign, type=FOREIGN_EVENT_ERROR, non_retryable=True
+                ) from exc
             log.warning(
                 "adopting events a lost workflow task appended",
                 engagement_id=request.stream_id,
@@ -97,9 +124,25 @@ class EventLogActivities:
             positions=list(result.positions), stream_version=result.stream_version, duplicate=result.duplicate
         )
 
-
-def _own(stored: list[RecordedEvent], request: AppendEvents) -> bool:
-    """Whether the events after the expected version were written by this workflow (its correlation id
-    is the engagement's), rather than by someone else appending to the stream."""
-    ours = request.events[0].correlation_id
-    return all(e.correlation_id == ours and e.metadata.get("workflow_id") == ours for e in stored)
+    def _foreign(self, stored: list[RecordedEvent], engagement_id: str) -> list[ForeignEvent]:
+        """The stored events this engagement's workflow did not write: without a valid signature by
+        this installation's writers, or written for another workflow. Only the others may be adopted
+        (they are what a lost task of this workflow committed)."""
+        found = []
+        for event in stored:
+            why = check_writer(event.entry, self.writers)
+            if why is None and (
+                event.metadata.get("workflow_id") != engagement_id or event.correlation_id != engagement_id
+            ):
+                why = "it was written for another workflow"
+            if why is not None:
+                found.append(
+                    ForeignEvent(
+                        position=event.position,
+                        stream_version=event.stream_version,
+                        event_id=event.event_id,
+                        type=event.type,
+                        why=why,
+                    )
+                )
+        return found

@@ -9,14 +9,17 @@ checkpoint or a bundle over a log that does not verify).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.events.incidents import EventDisowned
 from eventlog import WRITER_ROLE, EventLog, Signer, Verifier, checkpoint_database, verify_database
+from eventlog.writers import check_writer, trusted_writers
 from workflows.messages import EngagementStatus
 from workflows.status import build_status
 
@@ -41,7 +44,7 @@ async def shown(services: Services, engagement_id: str, *, personal_text: bool =
         seen = await disclosure.disclosure(
             log, services.database_url(), engagement_id, services.master_key(), personal_text=personal_text
         )
-        return Shown(await history.load(log, engagement_id, seen), seen.labels)
+        return Shown(await history.load(log, engagement_id, seen, services.writers()), seen.labels)
 
 
 async def timeline(
@@ -54,7 +57,7 @@ async def timeline(
 
 async def state_on(services: Services, engagement_id: str, as_of: datetime) -> EngagementStatus:
     """The engagement exactly as it stood at ``as_of``: the fold of the log up to then, as a status."""
-    recorded = (await shown(services, engagement_id)).history
+    recorded = [item for item in (await shown(services, engagement_id)).history if item.foreign is None]
     began = recorded[0].event.occurred_at
     if began > as_of:
         moment = as_of.date().isoformat() if as_of.time() == time.max else as_of.isoformat()
@@ -79,15 +82,42 @@ async def verify(
     verifiers: list[Verifier],
     origin: str,
     columns: bool = False,
+    writers: list[Verifier] | None = None,
 ) -> Verification:
-    """Recompute every hash and the Merkle root, check the signed checkpoints ``notes``, and (for an
-    engagement whose workflow is reachable) check the log against the workflow."""
+    """Recompute every hash and the Merkle root, check the signed checkpoints ``notes`` and every
+    event's writer signature (``writers``, else the installation's own), and (for an engagement whose
+    workflow is reachable) check the log against the workflow."""
+    writer_keys = writers if writers is not None else services.load_writer_verifiers()
     report = await verify_database(
         services.database_url(), notes=notes, verifiers=verifiers, origin=origin if notes else None,
-        check_columns=columns,
+        check_columns=columns, writers=writer_keys,
     )  # fmt: skip
     lines = [f"log: {report.summary()}", *(f"note: {n}" for n in report.notes)]
     ok = report.ok
+    if writer_keys is None:
+        lines.append(
+            "note: writer signatures were not checked: no writer key here "
+            "(pass --writer-key, from `coproduce audit key --writer`)"
+        )
+    elif report.ok:
+        disowned = await disowned_positions(services, trusted_writers(writer_keys))
+        for position, why in report.foreign:
+            if position in disowned:
+                lines.append(
+                    f"note: position {position} is a foreign event ({why}); it was disowned by "
+                    f"{disowned[position]} and is not counted"
+                )
+            else:
+                ok = False
+                lines.append(
+                    f"FAILED at position {position}: a foreign event, not written by this installation's "
+                    f"writers ({why}); the engagement refuses inputs until a facilitator disowns it "
+                    "(`coproduce engagement disown`)"
+                )
+        if report.unsigned_before:
+            lines.append(
+                f"note: the first {report.unsigned_before} events were written before writers signed events"
+            )
     if engagement_id is not None:
         recorded = (await shown(services, engagement_id)).history
         lines.append(
@@ -100,6 +130,7 @@ async def verify(
         else:
             lines.append(f"workflow: {comparison.summary()}")
             lines.extend(f"  also: {p}" for p in comparison.problems[1:])
+            lines.extend(f"  note: {n}" for n in comparison.notes)
             ok = ok and comparison.ok
     return Verification(lines, ok)
 
@@ -122,9 +153,37 @@ async def compare_with_workflow(
     return await live.compare(temporal, engagement_id, recorded, status)
 
 
+async def disowned_positions(services: Services, writers: dict[str, Verifier]) -> dict[int, str]:
+    """Positions of foreign events that a facilitator disowned (by a record the installation's own
+    writers signed: a forger cannot launder a forgery by disowning it), and who disowned each."""
+    found: dict[int, str] = {}
+    async with services.reader_log() as log, log.pool.connection() as conn:
+        cur = conn.cursor(binary=True)
+        await cur.execute(
+            "SELECT entry FROM eventlog.audit_events WHERE event_type = %s ORDER BY position",
+            (EventDisowned.TYPE,),
+        )
+        for (entry,) in await cur.fetchall():
+            if check_writer(bytes(entry), writers) is None:
+                payload = json.loads(bytes(entry))["payload"]
+                found[int(payload["position"])] = str(payload["disowned_by"])
+    return found
+
+
+async def _signing_checks(services: Services) -> dict[str, Any]:
+    """What a checkpoint must check of writers: their keys, and the foreign events already disowned."""
+    writer_keys = services.load_writer_verifiers()
+    if writer_keys is None:
+        return {}
+    disowned = await disowned_positions(services, trusted_writers(writer_keys))
+    return {"writers": writer_keys, "accepted_foreign": disowned}
+
+
 async def checkpoint(services: Services, signer: Signer, origin: str) -> str:
     """Verify the whole log and sign a checkpoint of it (size and Merkle root); the signed note."""
-    report, note = await checkpoint_database(services.database_url(), signer, origin, role=WRITER_ROLE)
+    report, note = await checkpoint_database(
+        services.database_url(), signer, origin, role=WRITER_ROLE, **await _signing_checks(services)
+    )
     if note is None:
         raise UserError(f"the log does not verify, so no checkpoint was signed: {report.summary()}")
     return note
@@ -148,7 +207,9 @@ async def export(
     """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
     checkpoint, the public key, a README for the auditor and the HTML report."""
     url = services.database_url()
-    report, note = await checkpoint_database(url, signer, origin, role=WRITER_ROLE)
+    report, note = await checkpoint_database(
+        url, signer, origin, role=WRITER_ROLE, **await _signing_checks(services)
+    )
     if note is None:
         raise UserError(f"the log does not verify, so it cannot be exported: {report.summary()}")
     included = personal_text == "included"

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from temporalio.client import Client
 
-from eventlog import EventLog
+from eventlog import EventLog, Signer, Verifier
+from eventlog.writers import trusted_writers
 
 from .audit.history import open_log
 from .privacy.register import PeopleRegister
@@ -30,12 +31,18 @@ class Services:
     - ``load_master_key(create)``: the key that wraps the people register's data keys; made on first
       use when ``create`` (a writer), else None where this process has none (a reader, who then sees
       personal text as withheld);
+    - ``load_writer_key()``: the key that signs the events a use case appends itself (forgetting
+      someone), the same key the workers sign with;
+    - ``load_writer_verifiers()``: the public keys of the installation's writers, whose events are its
+      own (None where this process knows none: then writer signatures cannot be checked);
     - ``task_queue``: where engagement workflows run.
     """
 
     connect_temporal: Callable[[], Awaitable[Client]]
     database_url: Callable[[], str]
     load_master_key: Callable[[bool], bytes | None]
+    load_writer_key: Callable[[], Signer]
+    load_writer_verifiers: Callable[[], list[Verifier] | None]
     task_queue: str
     _client: Client | None = field(default=None, init=False, repr=False)
 
@@ -45,14 +52,20 @@ class Services:
             self._client = await self.connect_temporal()
         return self._client
 
+    def writers(self) -> dict[str, Verifier] | None:
+        """The trusted writer keys by the name events give them, or None when none is known here."""
+        found = self.load_writer_verifiers()
+        return trusted_writers(found) if found is not None else None
+
     def master_key(self) -> bytes | None:
         """This machine's master key for reading, or None when it has none (never made here)."""
         return self.load_master_key(False)
 
     @asynccontextmanager
     async def writer_log(self) -> AsyncIterator[EventLog]:
-        """The event log as this process's own login (the writer role in production)."""
-        log = await EventLog.open(self.database_url(), min_size=1, max_size=2)
+        """The event log as this process's own login (the writer role in production); what it appends
+        is signed with the installation's writer key."""
+        log = await EventLog.open(self.database_url(), min_size=1, max_size=2, signer=self.load_writer_key())
         try:
             yield log
         finally:

@@ -182,6 +182,8 @@ class EngagementState(DomainModel):
     decision_areas: dict[str, AreaState] = Field(default_factory=dict)
     recognition: dict[str, RecognitionAccount] = Field(default_factory=dict)
     reminders: dict[str, ReminderLog] = Field(default_factory=dict)
+    # Positions of foreign events in the stream that an operator disowned: never folded, kept in view.
+    disowned: tuple[int, ...] = ()
 
     @model_validator(mode="before")
     @classmethod

@@ -44,7 +44,7 @@ def apply(state: EngagementState, event: Event) -> EngagementState:
     handler = HANDLERS.get(kind)
     if handler is None:
         raise DomainError(
-            f"no transition is defined for {kind.__name__}; add it to domain.transitions.HANDLERS"
+            f"no transition is defined for {kind.__name__}; write on_<type> in one of domain.transitions.MODULES"
         )
     updates = handler(state, event)
     updates["last_event_at"] = event.occurred_at

@@ -155,6 +155,10 @@ class Signer:
             f"{base64.b64encode(_ED25519 + seed).decode()}"
         )
 
+    def sign_bytes(self, message: bytes) -> bytes:
+        """The raw Ed25519 signature of ``message`` (callers domain-separate what they sign)."""
+        return self._key.sign(message)
+
     def sign_line(self, text: str) -> str:
         signature = self._key.sign(text.encode())
         return f"{_DASH} {self.name} {base64.b64encode(self.verifier.key_id + signature).decode()}\n"

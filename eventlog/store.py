@@ -27,10 +27,12 @@ from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from .canonical import canonical_json
+from .checkpoint import Signer
 from .errors import ConcurrencyError, DuplicateEventError, EventLogError
 from .events import AppendResult, NewEvent, RecordedEvent
 from .migrate import WRITER_ROLE
 from .upcasting import UpcasterRegistry
+from .writers import signed
 
 NOTIFY_CHANNEL = "eventlog_appended"
 
@@ -64,18 +66,31 @@ def _recorded(row: tuple[Any, ...], upcasters: UpcasterRegistry | None) -> Recor
     )
 
 
-def encode_batch(stream_id: str, events: Sequence[NewEvent], now: datetime | None = None) -> list[bytes]:
-    """The canonical entries for a batch, as ``eventlog.append()`` receives them."""
+def encode_batch(
+    stream_id: str, events: Sequence[NewEvent], now: datetime | None = None, signer: Signer | None = None
+) -> list[bytes]:
+    """The canonical entries for a batch, as ``eventlog.append()`` receives them; each signed by
+    ``signer`` when given (see ``writers``)."""
     now = now or datetime.now(UTC)
-    return [canonical_json(event.envelope(stream_id, now)) for event in events]
+    if signer is None:
+        return [canonical_json(event.envelope(stream_id, now)) for event in events]
+    return [canonical_json(signed(event.envelope(stream_id, now), signer)) for event in events]
 
 
 class EventLog:
-    """Append to and read from the log. Open with ``await EventLog.open(url)``; close when done."""
+    """Append to and read from the log. Open with ``await EventLog.open(url)``; close when done.
 
-    def __init__(self, pool: AsyncConnectionPool, upcasters: UpcasterRegistry | None = None) -> None:
+    With a ``signer`` (a writer's key, see ``writers``), every event this log appends is signed."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        upcasters: UpcasterRegistry | None = None,
+        signer: Signer | None = None,
+    ) -> None:
         self.pool = pool
         self.upcasters = upcasters
+        self.signer = signer
         self.notify_interval = 0.02  # seconds between wake-ups at most: coalesces bursts of appends
         self._notify_wanted = asyncio.Event()
         self._notifier: asyncio.Task[None] | None = None
@@ -89,6 +104,7 @@ class EventLog:
         upcasters: UpcasterRegistry | None = None,
         min_size: int = 1,
         max_size: int = 10,
+        signer: Signer | None = None,
     ) -> EventLog:
         """Connect a pool; every connection acts as ``role`` (``None`` keeps the login's own rights)."""
 
@@ -106,7 +122,7 @@ class EventLog:
             kwargs={"row_factory": tuple_row, "autocommit": True},
         )
         await pool.open(wait=True, timeout=30)
-        return cls(pool, upcasters)
+        return cls(pool, upcasters, signer)
 
     async def close(self) -> None:
         if self._notifier is not None:
@@ -124,16 +140,22 @@ class EventLog:
 
     # -- appending ------------------------------------------------------------------------------------
     async def append(
-        self, stream_id: str, events: Sequence[NewEvent], expected_version: int | None = None
+        self,
+        stream_id: str,
+        events: Sequence[NewEvent],
+        expected_version: int | None = None,
+        *,
+        signer: Signer | None = None,
     ) -> AppendResult:
         """Append ``events`` to ``stream_id`` in one transaction.
 
         ``expected_version`` is the version the caller last saw (0 for a stream not yet written), or
         ``None`` to append whatever the version. Raises ``ConcurrencyError`` when the stream moved on;
         re-appending events whose ids are all stored returns their stored positions, appending nothing.
+        Each event is signed by ``signer`` (else the log's own, if it has one; see ``writers``).
         """
         async with self.pool.connection() as conn:
-            result = await self.append_in(conn, stream_id, events, expected_version)
+            result = await self.append_in(conn, stream_id, events, expected_version, signer=signer)
         if not result.duplicate:
             self._wake_subscribers()
         return result
@@ -144,12 +166,14 @@ class EventLog:
         stream_id: str,
         events: Sequence[NewEvent],
         expected_version: int | None = None,
+        *,
+        signer: Signer | None = None,
     ) -> AppendResult:
         """Append on ``conn``, inside the caller's transaction when one is open (the caller commits).
 
         For writes that must commit together with the append, such as a projection's own rows.
         """
-        entries = encode_batch(stream_id, events)
+        entries = encode_batch(stream_id, events, signer=signer or self.signer)
         try:
             rows = []
             if len(events) == 1:  # the cheap path; it returns no row for a stored id

@@ -12,7 +12,14 @@ What ``verify_database`` checks, stopping at the first failure and naming its po
    column. It parses every event in the database, so it costs about three times the rest;
 5. every checkpoint stored in the database, and every checkpoint note given by the caller (the copies
    kept elsewhere), has a valid signature from a trusted key and the Merkle root the log has at that
-   size. This is what catches a superuser who rewrote the events *and* all their hashes.
+   size. This is what catches a superuser who rewrote the events *and* all their hashes;
+6. only when writer keys are given (``writers``): each event carries a valid signature by one of them
+   (``writers.check_writer``). An event that does not is *foreign*: appended with a database login but
+   without a writer's key. Foreign events are listed in ``VerifyReport.foreign`` rather than failing
+   the report, because what to make of one (for example, an event an operator has disowned) is for
+   the layers above to decide. Events before the log's first signed event carry no signature because
+   they were written before writers signed (``unsigned_before`` counts them): nothing can be inserted
+   before an existing position, so none of them can be a later forgery.
 
 ``verify_entries`` does 1-3 and 5 on entries from anywhere, which is how ``verify_jsonl`` checks an
 exported file without any database: line ``n`` of the file is the canonical entry at position ``n``.
@@ -41,6 +48,7 @@ from .checkpoint import (
     sign_checkpoint,
 )
 from .merkle import EMPTY_ROOT, RootAccumulator
+from .writers import check_writer, is_signed, trusted_writers
 
 ZERO_HASH = bytes(32)
 _pack_position = struct.Struct(">Q").pack
@@ -57,6 +65,9 @@ class VerifyReport:
     failed_position: int | None = None
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
+    writers_checked: bool = False
+    foreign: list[tuple[int, str]] = field(default_factory=list)  # (position, why it is not a writer's)
+    unsigned_before: int = 0  # events before the first signed one (written before writers signed)
 
     @property
     def ok(self) -> bool:
@@ -83,8 +94,13 @@ class ChainChecker:
     Remembers the Merkle root at each size in ``root_sizes``, so checkpoints can be compared after.
     """
 
-    def __init__(self, report: VerifyReport, root_sizes: Iterable[int] = ()) -> None:
+    def __init__(
+        self, report: VerifyReport, root_sizes: Iterable[int] = (), writers: Sequence[Verifier] | None = None
+    ) -> None:
         self.report = report
+        self._writers = trusted_writers(writers) if writers is not None else None
+        self._seen_signed = False
+        report.writers_checked = writers is not None
         self._acc = RootAccumulator()
         self._root_sizes = set(root_sizes)
         self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self._root_sizes else {}
@@ -104,6 +120,7 @@ class ChainChecker:
         root_sizes = self._root_sizes
         position = acc.size
         chain = report.chain_hash
+        writers = self._writers
         try:
             for stored_position, entry, stored_leaf, stored_chain in rows:
                 position += 1
@@ -131,6 +148,8 @@ class ChainChecker:
                 if position in root_sizes:
                     acc.size = position
                     self.roots[position] = acc.root()
+                if writers is not None:
+                    self._check_writer(position, bytes(entry), writers)
         finally:
             if report.ok:
                 acc.size = report.size = position
@@ -138,6 +157,15 @@ class ChainChecker:
             else:
                 acc.size = report.size = position - 1
         return True
+
+    def _check_writer(self, position: int, entry: bytes, writers: dict[str, Verifier]) -> None:
+        if not self._seen_signed and not is_signed(entry):
+            self.report.unsigned_before += 1
+            return
+        self._seen_signed = True
+        problem = check_writer(entry, writers)
+        if problem is not None:
+            self.report.foreign.append((position, problem))
 
     def finish(self) -> None:
         self.report.root = self._acc.root()
@@ -194,11 +222,13 @@ def verify_entries(
     notes: Sequence[str] = (),
     verifiers: Sequence[Verifier] = (),
     origin: str | None = None,
+    writers: Sequence[Verifier] | None = None,
 ) -> VerifyReport:
-    """Verify (position, entry, leaf_hash, chain_hash) rows against each other and against checkpoints."""
+    """Verify (position, entry, leaf_hash, chain_hash) rows against each other and against checkpoints,
+    and each entry's writer signature when ``writers`` are given."""
     report = VerifyReport()
     sizes = [_note_size(n) for n in notes]
-    checker = ChainChecker(report, [s for s in sizes if s is not None])
+    checker = ChainChecker(report, [s for s in sizes if s is not None], writers)
     checker.feed(rows)
     checker.finish()
     for index, note in enumerate(notes, 1):
@@ -213,6 +243,7 @@ def verify_jsonl(
     notes: Sequence[str] = (),
     verifiers: Sequence[Verifier] = (),
     origin: str | None = None,
+    writers: Sequence[Verifier] | None = None,
 ) -> VerifyReport:
     """Verify an exported log file with no database: line n holds the canonical entry at position n."""
 
@@ -225,7 +256,7 @@ def verify_jsonl(
                 chain = hashlib.sha256(b"\x02" + _pack_position(position) + chain + leaf).digest()
                 yield position, entry, leaf, chain
 
-    report = verify_entries(rows(), notes=notes, verifiers=verifiers, origin=origin)
+    report = verify_entries(rows(), notes=notes, verifiers=verifiers, origin=origin, writers=writers)
     if report.ok and not notes:
         report.notes.append("no checkpoint was given: the file is self-consistent, but nothing anchors it")
     return report
@@ -327,8 +358,10 @@ async def verify_database(
     origin: str | None = None,
     check_columns: bool = False,
     batch_size: int = 20_000,
+    writers: Sequence[Verifier] | None = None,
 ) -> VerifyReport:
-    """Verify the whole log in the database (read-only; works with the auditor role).
+    """Verify the whole log in the database (read-only; works with the auditor role); with
+    ``writers``, also each event's writer signature (foreign events are listed in the report).
 
     The hash recomputation runs here, in Python, so it trusts nothing the database computed; the
     optional column check runs in the database at the same time, on a second connection.
@@ -343,7 +376,7 @@ async def verify_database(
                 await conn.execute("SELECT size, note FROM eventlog.audit_checkpoints ORDER BY size")
             ).fetchall()
             sizes = [s for s, _ in stored] + [s for s in map(_note_size, notes) if s is not None]
-            checker = ChainChecker(report, sizes)
+            checker = ChainChecker(report, sizes, writers)
         await asyncio.to_thread(_read_and_check, conninfo, role, checker, batch_size)
         checker.finish()
         bad = await consistency if consistency is not None else None
@@ -377,14 +410,29 @@ async def verify_database(
 
 
 async def checkpoint_database(
-    conninfo: str, signer: Signer, origin: str, *, role: str | None = None
+    conninfo: str,
+    signer: Signer,
+    origin: str,
+    *,
+    role: str | None = None,
+    writers: Sequence[Verifier] | None = None,
+    accepted_foreign: Iterable[int] = (),
 ) -> tuple[VerifyReport, str | None]:
     """Verify the whole log, then sign a checkpoint of it and store it in ``eventlog.checkpoints``.
 
     Returns the verification report and the signed note (``None`` when verification failed: a log
-    that does not verify must not be signed). Keep a copy of the note outside the database.
+    that does not verify must not be signed). With ``writers``, a foreign event fails it too, unless
+    its position is in ``accepted_foreign`` (one the layers above have dealt with, e.g. disowned).
+    Keep a copy of the note outside the database.
     """
-    report = await verify_database(conninfo, role=role, verifiers=[signer.verifier], origin=origin)
+    report = await verify_database(
+        conninfo, role=role, verifiers=[signer.verifier], origin=origin, writers=writers
+    )
+    accepted = set(accepted_foreign)
+    unaccepted = [(position, why) for position, why in report.foreign if position not in accepted]
+    if report.ok and unaccepted:
+        position, why = unaccepted[0]
+        report.fail(position, f"the event was not written by this log's writers: {why}")
     if not report.ok:
         return report, None
     note = sign_checkpoint(Checkpoint(origin=origin, size=report.size, root=report.root), signer)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from eventlog import EventLog
+from eventlog import EventLog, Signer
 from workers import database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.keys import new_key_text
@@ -23,6 +23,7 @@ from workers.keys import new_key_text
 # (workers, the CLI, a stack) seals and encrypts with the same keys, as an installation's processes do.
 os.environ.setdefault("COPRODUCE_MASTER_KEY", new_key_text())
 os.environ.setdefault("COPRODUCE_PAYLOAD_KEYS", f"test-session={new_key_text()}")
+os.environ.setdefault("COPRODUCE_WRITER_KEY", Signer.generate("coproduce-tests/writer").key_string())
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,10 @@
   be able to re-sign a rewritten log. Auditors hold its public half (``coproduce audit key``), given
   by a route the log's operators do not control, so a checkpoint signed by anyone else fails their
   check (``trusted_verifiers``).
+- The **writer key** signs every event this installation appends (``writer_signer``; see
+  ``eventlog.writers``), so an event appended by someone holding only a database login is known as
+  foreign. Every writer process of an installation uses the same key; its public half is what workers
+  adopt events by, and what auditors check events with (``trusted_writer_verifiers``).
 
 Each comes from, in order: its setting (``COPRODUCE_MASTER_KEY``, ``COPRODUCE_PAYLOAD_KEYS``, e.g. from a
 secret store or ``COPRODUCE_SECRETS_DIR``), or a key file in ``<state dir>/keys/`` (mode 0600) made on
@@ -26,6 +30,8 @@ import os
 import re
 from pathlib import Path
 from typing import overload
+
+from pydantic import SecretStr
 
 from eventlog import Signer, Verifier
 
@@ -105,34 +111,79 @@ def payload_keys(settings: Settings) -> dict[str, bytes]:
     return keys
 
 
-def _signer_file(path: Path) -> Signer:
+def _signer(setting: SecretStr | None, variable: str, path: Path, name: str, create: bool) -> Signer | None:
+    """A signing key from its setting, else its key file (made there when ``create``), else None."""
+    if setting is not None:
+        try:
+            return Signer.from_key_string(setting.get_secret_value())
+        except ValueError as exc:
+            raise KeySettingError(f"{variable} is not a signing key ({exc})") from None
+    if path.exists():
+        try:
+            return Signer.from_key_string(path.read_text())
+        except ValueError as exc:
+            raise KeySettingError(
+                f"the signing key in {path} is not usable ({exc}); restore it from its backup"
+            ) from None
+    if not create:
+        return None
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = Signer.generate(name.replace(" ", "-").replace("+", "-"))
     try:
-        return Signer.from_key_string(path.read_text())
-    except ValueError as exc:
-        raise KeySettingError(
-            f"the signing key in {path} is not usable ({exc}); restore it from its backup"
-        ) from None
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago: use theirs
+        return _signer(None, variable, path, name, create=False)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key.key_string() + "\n")
+    return key
 
 
 def checkpoint_signer(settings: Settings, *, create: bool) -> Signer | None:
     """The checkpoint signing key: ``COPRODUCE_CHECKPOINT_KEY`` (``PRIVATE+KEY+...``), else the key file
     ``<state dir>/keys/checkpoint-signer.key``, made there when there is none and ``create`` is set."""
-    if settings.checkpoint_key is not None:
-        try:
-            return Signer.from_key_string(settings.checkpoint_key.get_secret_value())
-        except ValueError as exc:
-            raise KeySettingError(f"COPRODUCE_CHECKPOINT_KEY is not a signing key ({exc})") from None
-    path = settings.checkpoint_key_file
-    if path.exists():
-        return _signer_file(path)
-    if not create:
-        return None
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = Signer.generate(settings.log_origin.replace(" ", "-").replace("+", "-"))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.key_string() + "\n")
-    return key
+    return _signer(
+        settings.checkpoint_key,
+        "COPRODUCE_CHECKPOINT_KEY",
+        settings.checkpoint_key_file,
+        settings.log_origin,
+        create,
+    )
+
+
+@overload
+def writer_signer(settings: Settings) -> Signer: ...
+@overload
+def writer_signer(settings: Settings, *, create: bool) -> Signer | None: ...
+def writer_signer(settings: Settings, *, create: bool = True) -> Signer | None:
+    """The key this installation signs its events with: ``COPRODUCE_WRITER_KEY``, else the key file
+    ``<state dir>/keys/event-writer.key``, made there on first use unless ``create`` is False."""
+    name = settings.log_origin + "/writer"
+    return _signer(settings.writer_key, "COPRODUCE_WRITER_KEY", settings.writer_key_file, name, create)
+
+
+def _verifiers(text: str, what: str) -> list[Verifier]:
+    try:
+        return [Verifier.from_key_string(part) for part in text.replace("\n", ",").split(",") if part.strip()]
+    except ValueError as exc:
+        raise KeySettingError(
+            f"{what} is not a list of public keys ({exc}); `coproduce audit key` prints one"
+        ) from None
+
+
+def trusted_writer_verifiers(settings: Settings, given: list[str] = ()) -> list[Verifier] | None:  # type: ignore[assignment]
+    """The writer keys whose events are trusted: those given (``--writer-key``), else this installation's
+    own writer key and ``COPRODUCE_TRUSTED_WRITER_KEYS``; None when there is none to check with."""
+    if given:
+        return _verifiers(",".join(given), "--writer-key")
+    found = (
+        _verifiers(settings.trusted_writer_keys, "COPRODUCE_TRUSTED_WRITER_KEYS")
+        if settings.trusted_writer_keys
+        else []
+    )
+    own = writer_signer(settings, create=False)
+    if own is not None:
+        found.insert(0, own.verifier)
+    return found or None
 
 
 def trusted_verifiers(settings: Settings, given: list[str]) -> list[Verifier]:

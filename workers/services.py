@@ -11,7 +11,7 @@ from __future__ import annotations
 from application.services import Services
 
 from .database import database_url
-from .keys import master_key
+from .keys import master_key, trusted_writer_verifiers, writer_signer
 from .settings import Settings
 from .temporal import connect
 
@@ -22,5 +22,7 @@ def services_from_settings(settings: Settings) -> Services:
         connect_temporal=lambda: connect(settings),
         database_url=lambda: database_url(settings, start_embedded=False),
         load_master_key=lambda create: master_key(settings, create=create),
+        load_writer_key=lambda: writer_signer(settings),
+        load_writer_verifiers=lambda: trusted_writer_verifiers(settings),
         task_queue=settings.task_queue,
     )

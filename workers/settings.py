@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_origin: str = "coproduce/eventlog"
     checkpoint_key: SecretStr | None = Field(default=None, description="checkpoint signing key string")
+    writer_key: SecretStr | None = Field(default=None, description="the key this process signs events with")
+    trusted_writer_keys: str | None = Field(
+        default=None, description="public keys of other writers whose events are trusted, comma separated"
+    )
     master_key: SecretStr | None = None
     payload_keys: SecretStr | None = None
     temporal_api_key: SecretStr | None = None
@@ -75,3 +79,7 @@ class Settings(BaseSettings):
     @property
     def checkpoint_key_file(self) -> Path:
         return self.state_dir / "keys" / "checkpoint-signer.key"
+
+    @property
+    def writer_key_file(self) -> Path:
+        return self.state_dir / "keys" / "event-writer.key"

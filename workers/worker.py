@@ -26,7 +26,7 @@ from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
 
 from .database import database_url
-from .keys import master_key
+from .keys import master_key, trusted_writer_verifiers, writer_signer
 from .observability import report_gauges, runtime, tracing_interceptors
 from .search_attributes import ensure_search_attributes
 from .settings import Settings
@@ -60,9 +60,12 @@ def build_worker(
     settings: Settings | None = None,
 ) -> Worker:
     """A worker for engagement workflows and their event-log activities on ``task_queue``; personal
-    text is sealed with the people register's keys under the master key of ``settings``."""
-    register = PeopleRegister(event_log.pool, master_key(settings or Settings()))
-    activities = EventLogActivities(event_log, register)
+    text is sealed with the people register's keys under the master key of ``settings``, and every
+    event appended is signed with its writer key."""
+    config = settings or Settings()
+    register = PeopleRegister(event_log.pool, master_key(config))
+    writer = writer_signer(config)
+    activities = EventLogActivities(event_log, register, writer, trusted_writer_verifiers(config) or [])
     return Worker(
         client,
         task_queue=task_queue,

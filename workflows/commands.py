@@ -38,12 +38,14 @@ from domain.events import (
     TrainingCompleted,
     VoteCast,
 )
+from domain.events.incidents import EventDisowned
 from domain.plan import plan_diff, plan_pseudonymised, plan_sha256
 from domain.rules.eligibility import vote_refusal
 from domain.state import apply
 from domain.training import authorisation_expires_at
 
 from . import messages as m
+from .contracts import ForeignEvent
 
 
 class CommandRefused(DomainError):
@@ -309,6 +311,29 @@ def pause(state: EngagementState, msg: m.Pause, now: datetime) -> list[Event]:
 def resume(state: EngagementState, msg: m.Resume, now: datetime) -> list[Event]:
     _facilitator(state, msg.by, "resume the engagement")
     return [_make(EngagementResumed, occurred_at=now, resumed_by=msg.by, reason=msg.reason)]
+
+
+def disown_event(
+    state: EngagementState, msg: m.DisownEvent, now: datetime, foreign: ForeignEvent | None
+) -> list[Event]:
+    """Disown ``foreign``, the event at ``msg.position`` that this engagement did not write."""
+    if foreign is None:
+        raise CommandRefused(
+            f"there is no foreign event at position {msg.position} in this engagement; "
+            "`coproduce audit verify` lists them"
+        )
+    _facilitator(state, msg.by, "disown an event")
+    return [
+        _make(
+            EventDisowned,
+            occurred_at=now,
+            position=foreign.position,
+            event_id=foreign.event_id,
+            event_type=foreign.type[:80],
+            disowned_by=msg.by,
+            reason=msg.reason,
+        )
+    ]
 
 
 Builder = Callable[[EngagementState, Any, datetime], list[Event]]

@@ -36,7 +36,7 @@ from domain.events import (
 )
 from domain.rules.eligibility import gate_opened_event, may_still_vote
 from domain.rules.pace import comfort_waiting_for, pace_check
-from domain.rules.quorum import tally
+from domain.rules.quorum import QuorumResult, tally
 from domain.rules.schedule import falls_due
 
 
@@ -93,6 +93,14 @@ def next_step(state: EngagementState, now: datetime, lead: str) -> Event | None:
 
 
 def _decide(state: EngagementState, phase_id: str, now: datetime) -> Event | None:
+    """The decision an open gate has reached by itself, or None while it may still be met.
+
+    A round is decided once it is met; under consent, once someone objects (held); and once it can no
+    longer be met by the people on its roster who have not voted yet: under a vote it is rejected,
+    under consent it is held (for example, everyone abstained). Either way it opens again for a new
+    round after one check-in period, so a round never stays open for good with nobody left to vote.
+    Someone whose training has lapsed still counts as a possible vote: they may renew it while the
+    round is open (and the gate is escalated if it stays pending too long)."""
     gate = state.gates[phase_id]
     count = tally(state, phase_id)
     if count.met:
@@ -102,18 +110,31 @@ def _decide(state: EngagementState, phase_id: str, now: datetime) -> Event | Non
         return GateDecided(
             occurred_at=now, phase_id=phase_id, round=gate.round, outcome="held", reason=reason
         )
-    if gate.policy.method == "vote":
-        # Approvals still possible: counted ones plus everyone who may still vote.
-        possible = count.approvals + len(may_still_vote(state, phase_id, now))
-        if possible < (gate.policy.approvals_required or 1):
-            return GateDecided(
-                occurred_at=now,
-                phase_id=phase_id,
-                round=gate.round,
-                outcome="rejected",
-                reason=f"the gate can no longer reach its approvals: {reason}",
-            )
+    if not _still_reachable(state, phase_id, count):
+        outcome = "rejected" if gate.policy.method == "vote" else "held"
+        return GateDecided(
+            occurred_at=now,
+            phase_id=phase_id,
+            round=gate.round,
+            outcome=outcome,
+            reason=f"the gate can no longer reach its approvals: {reason}",
+        )
     return None
+
+
+def _still_reachable(state: EngagementState, phase_id: str, count: QuorumResult) -> bool:
+    """Whether the approvals the gate lacks could still come from the roster's people yet to vote."""
+    gate = state.gates[phase_id]
+    voters = [person for person in gate.roster if person not in gate.votes]
+    policy = gate.policy
+    needed = (policy.approvals_required or 1) if policy.method == "vote" else 1
+    if count.approvals + len(voters) < needed:
+        return False
+    for constituency in count.per_constituency:
+        could = sum(1 for person in voters if state.people[person].constituency == constituency.constituency)
+        if constituency.approvals + could < constituency.required:
+            return False
+    return True
 
 
 def due_events(state: EngagementState, now: datetime) -> list[Event]:

@@ -13,6 +13,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 APPEND_EVENTS = "append_events"
+# The error type the append activity fails with when the stream holds events this engagement's workflow
+# did not write (no valid writer signature, or another workflow's): its details are ``ForeignEvent``s.
+FOREIGN_EVENT_ERROR = "ForeignEvent"
 
 
 class EventToAppend(BaseModel):
@@ -68,3 +71,23 @@ class AppendReply(BaseModel):
     stream_version: int
     duplicate: bool
     adopted: list[AdoptedEvent] = Field(default_factory=list)
+
+
+class ForeignEvent(BaseModel):
+    """An event in the engagement's stream that its workflow did not write: appended with a database
+    login but not by this installation's writers (or by another workflow). It is never adopted and
+    never folded; the engagement refuses inputs until an operator disowns it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    position: int
+    stream_version: int
+    event_id: UUID
+    type: str
+    why: str
+
+    def sentence(self) -> str:
+        return (
+            f"the log holds an event this engagement did not write at position {self.position}; "
+            "see `coproduce audit verify`"
+        )

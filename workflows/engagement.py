@@ -23,7 +23,7 @@ from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.engagement import EMPTY_STATE, EngagementState
@@ -31,7 +31,15 @@ with workflow.unsafe.imports_passed_through():
     from domain.events import EngagementStarted, Event, event_from_record, event_to_record
     from domain.plan import plan_pseudonymised, plan_sha256
     from domain.state import apply
-    from workflows.contracts import APPEND_EVENTS, AdoptedEvent, AppendEvents, AppendReply, EventToAppend
+    from workflows.contracts import (
+        APPEND_EVENTS,
+        FOREIGN_EVENT_ERROR,
+        AdoptedEvent,
+        AppendEvents,
+        AppendReply,
+        EventToAppend,
+        ForeignEvent,
+    )
 
     from . import commands, search
     from . import messages as m
@@ -59,6 +67,10 @@ class UpdateRefused(ApplicationError):
     """An update's input was refused after it was accepted (the state moved on in between)."""
 
 
+class ForeignEventFound(Exception):
+    """The append found events in the stream that this engagement did not write (see ``_record``)."""
+
+
 @workflow.defn(name="EngagementWorkflow")
 class EngagementWorkflow:
     @workflow.init
@@ -69,6 +81,9 @@ class EngagementWorkflow:
         self.lead = carried.lead if carried else (inp.start.started_by if inp.start else "")
         self.seen: dict[str, m.UpdateResult] = dict(carried.seen_updates) if carried else {}
         self.runs = carried.runs if carried else 1
+        # Events in the stream this engagement did not write, by position, until an operator disowns
+        # them: while any is here, inputs are refused and nothing falls due (see ``_record``).
+        self.foreign: dict[int, ForeignEvent] = {f.position: f for f in carried.foreign} if carried else {}
         self.continue_as_new_after = inp.continue_as_new_after
         self.index = inp.search_attributes
         self.indexed: dict[str, str] = {}
@@ -108,9 +123,12 @@ class EngagementWorkflow:
             except DomainError as exc:  # refuse a bad start clearly; never retry it for ever
                 raise ApplicationError(str(exc), type="BadStart", non_retryable=True) from None
             async with self.lock:
-                await self._record(
-                    [(self.starting, self.starting.started_by)], causation=f"start:{engagement_id}"
-                )
+                try:
+                    await self._record(
+                        [(self.starting, self.starting.started_by)], causation=f"start:{engagement_id}"
+                    )
+                except ForeignEventFound as exc:  # someone wrote the stream before it started
+                    raise ApplicationError(str(exc), type="BadStart", non_retryable=True) from None
             self.starting = None
         while True:
             await self._settle("timer")
@@ -174,12 +192,15 @@ class EngagementWorkflow:
             lead=self.lead,
             seen_updates=recent,
             runs=self.runs + 1,
+            foreign=list(self.foreign.values()),
         )
 
     async def _settle(self, causation: str) -> None:
         """Record what has fallen due and what follows by itself, until nothing does."""
         async with self.lock:
             for _ in range(MAX_FOLLOW_UPS):
+                if self.foreign:
+                    return  # nothing moves on while the record holds an event nobody has explained
                 now = workflow.now()  # fresh each time: recording takes time, and time may have moved on
                 events = due_events(self.state, now)
                 try:
@@ -191,11 +212,15 @@ class EngagementWorkflow:
                 events += chain
                 if not events:
                     return
-                await self._record(
-                    [(e, SYSTEM_ACTOR) for e in events],
-                    causation=f"{causation}:{now.isoformat()}",
-                    after=after,
-                )
+                try:
+                    await self._record(
+                        [(e, SYSTEM_ACTOR) for e in events],
+                        causation=f"{causation}:{now.isoformat()}",
+                        after=after,
+                    )
+                except ForeignEventFound as exc:
+                    workflow.logger.error("%s", exc)
+                    return
 
     def _follow_ups(self, state: EngagementState, now: datetime) -> tuple[EngagementState, list[Event]]:
         """The chain of events that follows by itself from ``state``, and the state after it."""
@@ -241,15 +266,27 @@ class EngagementWorkflow:
                     correlation_id=workflow.info().workflow_id,
                 )
             )
-        reply = await workflow.execute_local_activity(
-            APPEND_EVENTS,
-            AppendEvents(
-                stream_id=workflow.info().workflow_id, expected_version=self.version, events=records
-            ),
-            result_type=AppendReply,
-            start_to_close_timeout=APPEND_TIMEOUT,
-            retry_policy=APPEND_RETRY,
-        )
+        # Past foreign events (being disowned), the stream's head is the last of them.
+        expected = max([self.version, *(f.stream_version for f in self.foreign.values())])
+        try:
+            reply = await workflow.execute_local_activity(
+                APPEND_EVENTS,
+                AppendEvents(
+                    stream_id=workflow.info().workflow_id, expected_version=expected, events=records
+                ),
+                result_type=AppendReply,
+                start_to_close_timeout=APPEND_TIMEOUT,
+                retry_policy=APPEND_RETRY,
+            )
+        except ActivityError as exc:
+            found = _foreign_events(exc)
+            if not found:
+                raise
+            for foreign in found:
+                if foreign.position not in self.state.disowned:
+                    self.foreign[foreign.position] = foreign
+            self.changed = True
+            raise ForeignEventFound(found[0].sentence()) from None
         if reply.adopted:
             self._adopt(reply)
             return None
@@ -259,6 +296,8 @@ class EngagementWorkflow:
                 after = apply(after, event)
         self.state = after
         self.version = reply.stream_version
+        for position in after.disowned:
+            self.foreign.pop(position, None)
         recorded = workflow.metric_meter().create_counter(  # not counted again when replaying
             "coproduce_events_recorded", "events recorded by engagements"
         )
@@ -321,6 +360,8 @@ class EngagementWorkflow:
         update = workflow.current_update_info()
         if update is not None and update.id in self.seen:
             return  # a retry of an update this engagement already recorded: it gets the first result
+        if self.foreign and not isinstance(msg, m.DisownEvent):
+            raise ValueError(self._foreign_sentence())
         try:
             state = self.state if self.starting is None else apply(self.state, self.starting)
             commands.dry_run(state, build(state, msg, workflow.now()))
@@ -349,7 +390,12 @@ class EngagementWorkflow:
                 actor = commands.actor_of(msg)
                 after, follow_ups = self._follow_ups(after, now)
                 chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in follow_ups]
-                reply = await self._record(chain, causation=update_id, after=after)
+                try:
+                    reply = await self._record(chain, causation=update_id, after=after)
+                except ForeignEventFound:
+                    raise UpdateRefused(
+                        self._foreign_sentence(), type="ForeignEvent", non_retryable=True
+                    ) from None
                 if reply is not None:
                     break
             result = m.UpdateResult(
@@ -492,13 +538,30 @@ class EngagementWorkflow:
     def _v_resume(self, msg: m.Resume) -> None:
         self._validate(commands.resume, msg)
 
+    @workflow.update(name="disown_event")
+    async def disown_event(self, msg: m.DisownEvent) -> m.UpdateResult:
+        return await self._handle(self._disowning, msg)
+
+    @disown_event.validator
+    def _v_disown_event(self, msg: m.DisownEvent) -> None:
+        self._validate(self._disowning, msg)
+
+    def _disowning(self, state: EngagementState, msg: m.DisownEvent, now: datetime) -> list[Event]:
+        return commands.disown_event(state, msg, now, self.foreign.get(msg.position))
+
+    def _foreign_sentence(self) -> str:
+        return self.foreign[min(self.foreign)].sentence()
+
     # -- status ---------------------------------------------------------------------------------------
     @workflow.query(name="status")
     def status(self) -> m.EngagementStatus:
         return self._status()
 
     def _status(self) -> m.EngagementStatus:
-        return build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
+        status = build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
+        if self.foreign:
+            status.waiting_for.insert(0, self._foreign_sentence())
+        return status
 
 
 # The update each input goes to. Callers send inputs through these typed references (the update's
@@ -521,4 +584,13 @@ UPDATES: dict[type[m.Message], Callable[..., Any]] = {
     m.ChangeRung: EngagementWorkflow.change_rung,
     m.Pause: EngagementWorkflow.pause,
     m.Resume: EngagementWorkflow.resume,
+    m.DisownEvent: EngagementWorkflow.disown_event,
 }
+
+
+def _foreign_events(error: ActivityError) -> list[ForeignEvent]:
+    """The foreign events an append failed on (empty for any other failure)."""
+    cause = error.cause
+    if not isinstance(cause, ApplicationError) or cause.type != FOREIGN_EVENT_ERROR:
+        return []
+    return [ForeignEvent.model_validate(detail) for detail in cause.details]

@@ -34,6 +34,7 @@ from domain.vocabulary import (
     Identifier,
     Rung,
 )
+from workflows.contracts import ForeignEvent
 
 OricItem = float
 
@@ -75,6 +76,8 @@ class Carried(Message):
     # Results of recent updates by id, so an update retried across continue-as-new returns its first result.
     seen_updates: dict[str, UpdateResult] = Field(default_factory=dict)
     runs: PositiveInt = 1
+    # Events in the stream this engagement did not write and no operator has disowned yet.
+    foreign: list[ForeignEvent] = Field(default_factory=list)
 
 
 class EngagementInput(Message):
@@ -200,6 +203,14 @@ class Pause(Message):
 class Resume(Message):
     by: Identifier
     reason: FreeText | None = None
+
+
+class DisownEvent(Message):
+    """A facilitator disowns the foreign event at ``position``: the engagement goes on without it."""
+
+    by: Identifier
+    position: PositiveInt
+    reason: FreeText
 
 
 # -- status ------------------------------------------------------------------------------------------------

@@ -5,6 +5,12 @@ event log (through the auditors' read-only view), are upcast and validated by th
 and folded by the same pure ``apply`` the workflow uses, so what an auditor sees is what the rules
 make of the record, not what somebody's screen said at the time.
 
+Only the engagement's own events are folded. An event in its stream that its workflow did not write
+(appended with a database login but without the installation's writer key, see
+``eventlog.writers``) is *foreign*: it is shown, as such, but never folded, whether or not an operator
+has disowned it yet. An event that cannot be read or replayed is reported in one sentence naming its
+position (``UnreadableRecord``), never as a traceback.
+
 The timeline has one entry per event, in the order they were recorded, each with what a reader needs
 to judge it: when it happened (``occurred_at``, workflow time) and when it was written (``recorded_at``,
 the database clock), who acted, in which constituency, whether a voter was authorised at that moment
@@ -24,6 +30,7 @@ from typing import Any
 import psycopg
 
 from domain.engagement import EMPTY_STATE, EngagementState
+from domain.errors import DomainError, RecordError
 from domain.events import (
     AssessmentRecorded,
     AuthorisationExpired,
@@ -58,19 +65,29 @@ from domain.events import (
     VoteCast,
     event_from_record,
 )
+from domain.events.incidents import EventDisowned
 from domain.state import apply
-from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent
+from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent, Verifier
+from eventlog.writers import check_writer, is_signed
 
 from ..errors import NotFound, UserError
 from .disclosure import Disclosure, relabel
 
 
+class UnreadableRecord(UserError):
+    """An event of the engagement that the domain cannot read or replay; the message names its position."""
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedEvent:
-    """One event as the log holds it (position, times, hashes) and as the domain reads it."""
+    """One event as the log holds it (position, times, hashes) and as the domain reads it.
+
+    ``foreign`` says why the engagement's workflow did not write it (then it is never folded, and
+    ``event`` is None when the domain cannot read it either)."""
 
     record: RecordedEvent
     event: Event
+    foreign: str | None = None
 
 
 async def open_log(database_url: str) -> EventLog:
@@ -88,16 +105,70 @@ async def open_log(database_url: str) -> EventLog:
     return await EventLog.open(database_url, role=role, min_size=1, max_size=2)
 
 
-def decode(records: Iterable[RecordedEvent], disclosure: Disclosure | None = None) -> list[DecodedEvent]:
+def decode(
+    records: Iterable[RecordedEvent],
+    disclosure: Disclosure | None = None,
+    writers: Mapping[str, Verifier] | None = None,
+) -> list[DecodedEvent]:
     """Pair each stored event with its domain event (upcast from older schema versions), its personal
-    text opened as far as ``disclosure`` allows (withheld without one)."""
+    text opened as far as ``disclosure`` allows (withheld without one).
+
+    Foreign events are marked: those a later ``event_disowned`` names, and, when ``writers`` (trusted
+    writer keys by name) are given, those without a valid signature by one of them. Events before the
+    stream's first signed event were written before writers signed and are read as they are."""
     shown = disclosure or Disclosure()
-    return [DecodedEvent(r, event_from_record(r.type, r.schema_version, shown.payload(r))) for r in records]
+    records = list(records)
+    disowned = _disowned(records)
+    decoded = []
+    signed_seen = False
+    for record in records:
+        foreign = None
+        if writers is not None and (signed_seen or is_signed(record.entry)):
+            signed_seen = True
+            foreign = check_writer(record.entry, writers)
+        if foreign is None and record.position in disowned:
+            foreign = "it was disowned as an event this engagement did not write"
+        try:
+            event = event_from_record(record.type, record.schema_version, shown.payload(record))
+        except (RecordError, ValueError, TypeError, KeyError) as exc:
+            if foreign is None:
+                raise UnreadableRecord(
+                    f"FAILED at position {record.position}: the event cannot be read ({_first_line(exc)})"
+                ) from None
+            event = None
+        decoded.append(DecodedEvent(record, event, foreign))  # type: ignore[arg-type]
+    return decoded
 
 
-async def load(log: EventLog, engagement_id: str, disclosure: Disclosure | None = None) -> list[DecodedEvent]:
-    """Every event of one engagement, in order; a clear error when the log has none."""
-    history = decode(await log.read_stream(engagement_id), disclosure)
+def _disowned(records: list[RecordedEvent]) -> set[int]:
+    """Positions that ``event_disowned`` records in the stream name."""
+    found = set()
+    for record in records:
+        if record.type == EventDisowned.TYPE:
+            position = record.payload.get("position")
+            if isinstance(position, int):
+                found.add(position)
+    return found
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def foreign_events(history: Iterable[DecodedEvent]) -> list[DecodedEvent]:
+    """The events of the history that the engagement's workflow did not write."""
+    return [item for item in history if item.foreign is not None]
+
+
+async def load(
+    log: EventLog,
+    engagement_id: str,
+    disclosure: Disclosure | None = None,
+    writers: Mapping[str, Verifier] | None = None,
+) -> list[DecodedEvent]:
+    """Every event of one engagement, in order (foreign ones marked); a clear error when the log has none."""
+    history = decode(await log.read_stream(engagement_id), disclosure, writers)
     if not history:
         raise NotFound(
             f"the event log has no engagement '{engagement_id}'; "
@@ -110,10 +181,22 @@ def state_as_of(history: Iterable[DecodedEvent], as_of: datetime | None = None) 
     """The engagement exactly as it stood at ``as_of`` (occurred time): the fold of what had happened."""
     state = EMPTY_STATE
     for item in history:
+        if item.foreign is not None:
+            continue  # never folded
         if as_of is not None and item.event.occurred_at > as_of:
             break  # events are in order of occurrence within a stream (apply refuses time going back)
-        state = apply(state, item.event)
+        state = _applied(state, item)
     return state
+
+
+def _applied(state: EngagementState, item: DecodedEvent) -> EngagementState:
+    """``apply``, with an event the rules refuse reported in one sentence naming its position."""
+    try:
+        return apply(state, item.event)
+    except DomainError as exc:
+        raise UnreadableRecord(
+            f"FAILED at position {item.record.position}: the event cannot be replayed ({exc})"
+        ) from None
 
 
 @dataclass(slots=True)
@@ -156,10 +239,14 @@ def timeline(
     (the forgotten) are shown by their label instead of their id."""
     state = EMPTY_STATE
     for item in history:
+        if item.foreign is not None:  # shown, never folded
+            if as_of is None or item.record.occurred_at <= as_of:
+                yield _foreign_entry(item)
+            continue
         event = item.event
         if as_of is not None and event.occurred_at > as_of:
             return
-        state = apply(state, event)
+        state = _applied(state, item)
         record = item.record
         entry = TimelineEntry(
             position=record.position,
@@ -178,6 +265,24 @@ def timeline(
             entry.reason = entry.reason and relabel(entry.reason, labels)
             entry.detail = _relabelled(entry.detail, labels)
         yield entry
+
+
+def _foreign_entry(item: DecodedEvent) -> TimelineEntry:
+    """The timeline's line for an event the engagement's workflow did not write."""
+    record = item.record
+    return TimelineEntry(
+        position=record.position,
+        stream_version=record.stream_version,
+        occurred_at=record.occurred_at,
+        recorded_at=record.recorded_at,
+        event=record.type,
+        what=(
+            f"FOREIGN EVENT at position {record.position} ({record.type}): not written by this "
+            f"engagement ({item.foreign}); it is not counted"
+        ),
+        choice="foreign",
+        detail={"foreign": item.foreign},
+    )
 
 
 def _describe(entry: TimelineEntry, event: Event, after: EngagementState) -> None:
@@ -411,6 +516,19 @@ def _recognition_paid(entry: TimelineEntry, event: RecognitionPaid, after: Engag
     )
 
 
+def _event_disowned(entry: TimelineEntry, event: EventDisowned, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.disowned_by, event.reason
+    entry.detail = {
+        "position": event.position,
+        "event_id": str(event.event_id),
+        "event_type": event.event_type,
+    }
+    entry.what = (
+        f"{event.disowned_by} disowned the foreign event at position {event.position} ({event.event_type}): "
+        "the engagement goes on without it"
+    )
+
+
 Describer = Callable[[TimelineEntry, Any, EngagementState], None]
 
 # The timeline's sentence for each event type. tests/domain/test_catalogue.py checks that every type in the
@@ -446,6 +564,7 @@ DESCRIBERS: dict[type[Event], Describer] = {
     RungChanged: _rung_changed,
     ContributionLogged: _contribution_logged,
     RecognitionPaid: _recognition_paid,
+    EventDisowned: _event_disowned,
 }
 
 

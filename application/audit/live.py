@@ -40,6 +40,7 @@ class LiveComparison:
     updates: int = 0
     appends: int = 0
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what holds but a reader should know (disowned events)
 
     @property
     def ok(self) -> bool:
@@ -104,10 +105,17 @@ async def compare(
             "of this engagement"
         )
     for position in sorted(set(in_log) - set(appended)):
-        result.problems.append(
-            f"the event at position {position} ({in_log[position].record.type}) is in the log but the "
-            "workflow never appended it"
-        )
+        item = in_log[position]
+        if position in status.state.disowned:
+            result.notes.append(
+                f"the foreign event at position {position} ({item.record.type}) is in the log but the workflow "
+                "never appended it; an operator disowned it, so it is not counted"
+            )
+        else:
+            result.problems.append(
+                f"the event at position {position} ({item.record.type}) is in the log but the workflow never "
+                "appended it" + (f" ({item.foreign})" if item.foreign else "")
+            )
     for update_id, positions in update_positions.items():
         for position in positions:
             item = in_log.get(position)

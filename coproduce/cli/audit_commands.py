@@ -22,7 +22,7 @@ from rich.text import Text
 
 from application import auditing
 from application.audit import bundle, history
-from workers.keys import checkpoint_signer, trusted_verifiers
+from workers.keys import checkpoint_signer, trusted_verifiers, writer_signer
 
 from .common import JsonOption, attempt, fail, out, print_json, run, services, settings
 from .render import status_view
@@ -114,6 +114,12 @@ def verify(
     columns: bool = typer.Option(
         False, "--columns", help="Also check the queried columns against the hashed bytes."
     ),
+    writer_key: list[str] = typer.Option(
+        [],
+        "--writer-key",
+        help="A trusted writer's public key (from `coproduce audit key --writer`); may be repeated. "
+        "Default: this installation's own.",
+    ),
 ) -> None:
     """Recompute every hash and the Merkle root, check signed checkpoints, and (for an engagement whose
     workflow is reachable) check the log against the workflow. Exit 0 only when everything holds."""
@@ -167,11 +173,21 @@ def checkpoint(
 
 
 @audit_app.command("key")
-def public_key() -> None:
-    """Print the public key that checks this installation's checkpoints and bundles."""
-    signer = attempt(lambda: checkpoint_signer(settings(), create=False))
-    if signer is None:
-        fail("there is no signing key yet; `coproduce audit checkpoint --out FILE` creates one")
+def public_key(
+    writer: bool = typer.Option(
+        False, "--writer", help="The key that checks who wrote each event, instead of the checkpoint key."
+    ),
+) -> None:
+    """Print the public key that checks this installation's checkpoints and bundles (or, with --writer,
+    the one that checks that each event was written by the installation itself)."""
+    if writer:
+        signer = attempt(lambda: writer_signer(settings(), create=False))
+        if signer is None:
+            fail("there is no writer key on this machine; it is made when a worker first appends events")
+    else:
+        signer = attempt(lambda: checkpoint_signer(settings(), create=False))
+        if signer is None:
+            fail("there is no signing key yet; `coproduce audit checkpoint --out FILE` creates one")
     out.print(signer.verifier.key_string(), highlight=False, markup=False, soft_wrap=True)
 
 

@@ -155,6 +155,20 @@ def amend(
     report_update(result, as_json)
 
 
+@engagement_app.command("disown")
+def disown(
+    engagement_id: str,
+    position: int = typer.Option(..., "--position", help="The foreign event's position in the log."),
+    by: str = As,
+    reason: str = Reason,
+    update_id: str = UpdateIdOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Disown a foreign event (one this engagement did not write, `coproduce audit verify` lists them), so
+    the engagement goes on without it. The event stays in the log, shown as foreign, for good."""
+    send(engagement_id, by, build(m.DisownEvent, by=by, position=position, reason=reason), update_id, as_json)
+
+
 # -- record ------------------------------------------------------------------------------------------
 @record_app.command("assessment")
 def record_assessment(

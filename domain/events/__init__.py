@@ -37,6 +37,7 @@ from domain.events.gates import (
     VoteCast,
     VoteChoice,
 )
+from domain.events.incidents import EventDisowned
 from domain.events.ledger import ContributionLogged, RecognitionPaid, RungChanged
 from domain.events.lifecycle import (
     EngagementCompleted,
@@ -94,7 +95,8 @@ DomainEvent = Annotated[
     | ReminderSent
     | RungChanged
     | ContributionLogged
-    | RecognitionPaid,
+    | RecognitionPaid
+    | EventDisowned,
     Field(discriminator="type"),
 ]
 
@@ -192,6 +194,7 @@ __all__ = [
     "EngagementStarted",
     "EvaluationStrategyAgreed",
     "Event",
+    "EventDisowned",
     "GateDecided",
     "GateEscalated",
     "GateOpened",

@@ -25,6 +25,7 @@ from domain.events import (
     EngagementResumed,
     EvaluationStrategyAgreed,
     Event,
+    EventDisowned,
     MeasurementRecorded,
     MilestoneDue,
     ParticipantJoined,
@@ -32,12 +33,12 @@ from domain.events import (
     RecognitionPaid,
     TrainingCompleted,
 )
-from domain.transitions import evaluation, gates, ledger, lifecycle, pace, people, phases
+from domain.transitions import evaluation, gates, incidents, ledger, lifecycle, pace, people, phases
 
 Handler = Callable[[EngagementState, Any], dict[str, Any]]
 
 # The modules that hold transitions, one concern each.
-MODULES: tuple[ModuleType, ...] = (lifecycle, evaluation, people, phases, gates, pace, ledger)
+MODULES: tuple[ModuleType, ...] = (lifecycle, evaluation, people, phases, gates, pace, ledger, incidents)
 
 
 def handler_name(event_type: str) -> str:
@@ -77,5 +78,6 @@ ALLOWED_WHILE_PAUSED: frozenset[type[Event]] = frozenset(
         CheckInRecorded,
         ContributionLogged,
         RecognitionPaid,
+        EventDisowned,
     }
 )

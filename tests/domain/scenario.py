@@ -18,9 +18,7 @@ lapsed voters), pauses, escalations, authorisations that expire, an amendment, a
 Two inputs are recorded as events directly, not through a builder: the start (the workflow builds it
 from its input, taking names out of the plan; the script keeps them, so the plan's personal fields are
 exercised where they are marked) and the amendment (for the same reason: ``amend_plan`` would take the
-names out and so record them as changes). And one thing the workflow cannot do yet: when everyone on a
-gate's roster has voted and the round is neither met nor decided by the conductor (abstentions, or a
-vote short in one constituency), the facilitator closes the round, as they would in a meeting.
+names out and so record them as changes).
 """
 
 from __future__ import annotations
@@ -31,10 +29,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
 
+from domain.errors import DomainError
 from domain.events import (
     EngagementStarted,
     Event,
-    GateDecided,
     MilestoneDue,
     PhaseCompleted,
     PlanAmended,
@@ -42,7 +40,6 @@ from domain.events import (
 from domain.phases import Phase, PlannedActivity
 from domain.plan import Plan, plan_diff, plan_sha256
 from domain.rules.eligibility import authorisation_problems
-from domain.rules.quorum import tally
 from domain.rules.recognition import recognition_owed
 from domain.state import EMPTY_STATE, EngagementState, apply
 from domain.vocabulary import RUNGS, rung_index
@@ -157,11 +154,18 @@ class Script:
 
     def send(self, build: Builder, msg: m.Message) -> None:
         """One person's input, a little later: the events its builder makes, then what follows. Nothing
-        is sent once the engagement has completed (people stop recording then)."""
+        is sent once the engagement has completed (people stop recording then). Time passes before it
+        arrives, so what it answered may have moved on: then it is refused, as the workflow's validator
+        would refuse it (``CommandRefused`` from the builder is left to the caller)."""
         when = self.tick()
         if self.state.status == "completed":
             return
-        for event in build(self.state, msg, when):
+        events = build(self.state, msg, when)
+        try:
+            commands.dry_run(self.state, events)
+        except DomainError:
+            return
+        for event in events:
             self.emit(event)
         self.settle()
 
@@ -346,7 +350,6 @@ class Script:
         gate = self.state.gates.get(phase.id)
         if gate is not None and gate.status == "open":
             self.votes(phase)
-            self.close_a_round_nobody_can_decide(phase)
 
     def hold_session(self, phase: Phase, activity: PlannedActivity) -> None:
         people = self.taking_part()
@@ -416,24 +419,6 @@ class Script:
                 self.send(commands.decide_gate, msg)
             except CommandRefused:
                 continue
-
-    def close_a_round_nobody_can_decide(self, phase: Phase) -> None:
-        """Everyone on the roster has voted, and the round is still open: the facilitator closes it."""
-        when = self.tick()
-        gate = self.state.gates.get(phase.id)
-        if gate is None or gate.status != "open" or len(gate.votes) < len(gate.roster):
-            return
-        self.emit(
-            GateDecided(
-                occurred_at=when,
-                phase_id=phase.id,
-                round=gate.round,
-                outcome="held" if self.chance(50) else "rejected",
-                decided_by=self.facilitator,
-                reason="; ".join(tally(self.state, phase.id).waiting_for),
-            )
-        )
-        self.settle()
 
     def climb_the_ladder(self) -> None:
         """After a phase completes, those who approved its gate often agree a decision area moves up."""

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from activities.eventlog_activities import EventLogActivities
 from application.privacy.register import PeopleRegister
 from eventlog import EventLog
-from workers.keys import master_key
+from workers.keys import master_key, writer_signer
 from workers.settings import Settings
 from workflows.contracts import APPEND_EVENTS, AppendEvents, AppendReply
 from workflows.engagement import EngagementWorkflow as W
@@ -28,7 +28,7 @@ class DiesAfterCommit(EventLogActivities):
     """The real activity, except that every first attempt fails after the events are committed."""
 
     def __init__(self, log: EventLog) -> None:
-        super().__init__(log, PeopleRegister(log.pool, master_key(Settings())))
+        super().__init__(log, PeopleRegister(log.pool, master_key(Settings())), writer_signer(Settings()))
         self.attempts: list[int] = []
 
     @activity.defn(name=APPEND_EVENTS)

@@ -19,7 +19,7 @@ from application.privacy.register import PeopleRegister
 from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from eventlog import EventLog
-from workers.keys import master_key
+from workers.keys import master_key, writer_signer
 from workers.settings import Settings
 from workers.worker import build_worker, workflow_runner
 from workflows.engagement import EngagementWorkflow as W
@@ -35,7 +35,11 @@ def version_n_worker(client: Client, log: EventLog) -> Worker:
         client,
         task_queue=TASK_QUEUE,
         workflows=[EngagementWorkflowV1],
-        activities=[EventLogActivities(log, PeopleRegister(log.pool, master_key(Settings()))).append_events],
+        activities=[
+            EventLogActivities(
+                log, PeopleRegister(log.pool, master_key(Settings())), writer_signer(Settings())
+            ).append_events
+        ],
         workflow_runner=workflow_runner(),
         # No sticky cache: the time-skipping server keeps sending an engagement's tasks to the sticky
         # queue of a worker that has gone (a real cluster falls back after 5 s). Without it, the new
