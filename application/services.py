@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from temporalio.client import Client
 
@@ -19,6 +20,7 @@ from eventlog import EventLog, Signer, Verifier
 from eventlog.writers import trusted_writers
 
 from .audit.history import open_log
+from .mail import SmtpServer
 from .privacy.register import PeopleRegister
 
 
@@ -35,7 +37,12 @@ class Services:
       someone), the same key the workers sign with;
     - ``load_writer_verifiers()``: the public keys of the installation's writers, whose events are its
       own (None where this process knows none: then writer signatures cannot be checked);
-    - ``task_queue``: where engagement workflows run.
+    - ``task_queue``: where engagement workflows run;
+    - ``web_url``: the web app's public address (links in mail point there);
+    - ``smtp_url``: the mail server (None: mail cannot be sent), ``mail_from``: the sender.
+
+    A long-running process (the web app) calls ``open()`` once: then one connection pool serves
+    every use case until ``close()``. A command does not: each use opens and closes its own.
     """
 
     connect_temporal: Callable[[], Awaitable[Client]]
@@ -44,7 +51,31 @@ class Services:
     load_writer_key: Callable[[], Signer]
     load_writer_verifiers: Callable[[], list[Verifier] | None]
     task_queue: str
+    web_url: str = "http://localhost:8000"
+    smtp_url: str | None = None
+    mail_from: str = "coproduce <coproduce@localhost>"
     _client: Client | None = field(default=None, init=False, repr=False)
+    _log: EventLog | None = field(default=None, init=False, repr=False)
+
+    async def open(self, max_size: int = 10) -> None:
+        """Keep one pool open for every use case (a long-running process), until ``close``."""
+        if self._log is None:
+            self._log = await EventLog.open(
+                self.database_url(), min_size=1, max_size=max_size, signer=self.load_writer_key()
+            )
+
+    async def close(self) -> None:
+        if self._log is not None:
+            await self._log.close()
+            self._log = None
+
+    def smtp(self) -> SmtpServer | None:
+        """The mail server, or None when none is set up."""
+        return SmtpServer.from_url(self.smtp_url) if self.smtp_url else None
+
+    def mail_domain(self) -> str:
+        """The domain of Message-IDs: the web app's host."""
+        return urlsplit(self.web_url).hostname or "localhost"
 
     async def temporal(self) -> Client:
         """The Temporal client, connected on first use."""
@@ -65,6 +96,9 @@ class Services:
     async def writer_log(self) -> AsyncIterator[EventLog]:
         """The event log as this process's own login (the writer role in production); what it appends
         is signed with the installation's writer key."""
+        if self._log is not None:
+            yield self._log
+            return
         log = await EventLog.open(self.database_url(), min_size=1, max_size=2, signer=self.load_writer_key())
         try:
             yield log

@@ -167,8 +167,9 @@ def database_url(settings: Settings, *, start_embedded: bool = True) -> str:
 
 
 # Migrations beyond the log's own: (package, schema). The engagement views for auditors live in
-# application/migrations/ and the schema ``engagements`` (the log itself knows nothing of engagements).
-APPLICATION_MIGRATIONS = (("application", "engagements"),)
+# application/migrations/ and the schema ``engagements`` (the log itself knows nothing of engagements);
+# the sign-in tables in application/identity/migrations/ and the schema ``identity``.
+APPLICATION_MIGRATIONS = (("application", "engagements"), ("application.identity", "identity"))
 
 
 async def set_passwords(url: str, passwords: dict[str, str]) -> None:

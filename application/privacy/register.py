@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,16 @@ def forgotten_stream(engagement_id: str) -> str:
 
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('coproduce/people/' || %s, 0))"
+
+
+@dataclass(frozen=True)
+class RegisteredPerson:
+    """One person as the register knows them (personal data: never log it)."""
+
+    person_id: str
+    display_name: str | None
+    contact: str | None
+    constituency: str | None
 
 
 class RegisterError(RuntimeError):
@@ -140,6 +151,18 @@ class PeopleRegister:
                     (engagement_id, person.id, person.display_name, person.contact, person.constituency),
                 )
         return plan_pseudonymised(plan)
+
+    async def people(self, engagement_id: str) -> dict[str, RegisteredPerson]:
+        """Person id -> name, contact and constituency, for people not forgotten."""
+        async with self.pool.connection() as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT person_id, display_name, contact, constituency FROM engagements.people_register "
+                    "WHERE engagement_id = %s AND forgotten_at IS NULL",
+                    (engagement_id,),
+                )
+            ).fetchall()
+        return {row[0]: RegisteredPerson(*row) for row in rows}
 
     async def names(self, engagement_id: str) -> dict[str, str]:
         """Person id -> name, for people not forgotten."""
