@@ -9,8 +9,10 @@ mixes with real engagements or their audit.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -71,6 +73,25 @@ def _quiet_runtime() -> Runtime:
 _RUNTIME: Runtime | None = None
 
 
+class _OnlyWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+@asynccontextmanager
+async def _quiet_worker_shutdown() -> AsyncIterator[None]:
+    """Keep the in-process worker's routine news ("Beginning worker shutdown, will wait 0:00:10 ...", an
+    INFO line of the SDK's ``temporalio.worker._worker`` logger as the rehearsal ends) off the terminal,
+    where it would stand before the demo's and ``simulate``'s output; its warnings and errors still show."""
+    logger = logging.getLogger("temporalio.worker._worker")
+    only_warnings = _OnlyWarnings()
+    logger.addFilter(only_warnings)
+    try:
+        yield
+    finally:
+        logger.removeFilter(only_warnings)
+
+
 def _admin_url(settings: Settings) -> tuple[str, bool]:
     """An administrator's URL to create the rehearsal database, and whether we started the server."""
     if settings.database_url:
@@ -104,6 +125,7 @@ async def rehearse(
         plan = await register.register(engagement_id, plan)  # as `engagement start` does: names stay here
         try:
             async with (
+                _quiet_worker_shutdown(),
                 await WorkflowEnvironment.start_time_skipping(
                     test_server_existing_path=str(temporal_test_server()),
                     data_converter=data_converter(settings),

@@ -7,6 +7,7 @@
 | ``COPRODUCE_TEMPORAL_NAMESPACE`` | Temporal namespace | ``default`` |
 | ``COPRODUCE_TASK_QUEUE`` | task queue the workers poll | ``coproduce`` |
 | ``COPRODUCE_STATE_DIR`` | where the embedded servers, keys and checkpoints live | ``~/.local/state/coproduce`` |
+| ``COPRODUCE_STACK_PORTS`` | ports of a new embedded stack (``coproduce up``): ``usual`` (7233, 8233 and 8089 when free) or ``any`` (free ones, e.g. for tests beside a user's stack) | ``usual`` |
 | ``COPRODUCE_LOG_FORMAT`` | ``auto`` (readable on a terminal, JSON otherwise), ``console`` or ``json`` | ``auto`` |
 | ``COPRODUCE_LOG_LEVEL`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` | ``INFO`` |
 | ``COPRODUCE_LOG_ORIGIN`` | the origin line of signed checkpoints: names this log | ``coproduce/eventlog`` |
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "coproduce"
     state_dir: Path = Field(default_factory=_default_state_dir)
+    stack_ports: Literal["usual", "any"] = Field(
+        default="usual",
+        description="a new stack's ports: the usual ones when free, or any free ones (tests); then kept",
+    )
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_origin: str = "coproduce/eventlog"

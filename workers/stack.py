@@ -4,7 +4,8 @@ Everything lives under the state directory (``COPRODUCE_STATE_DIR``)::
 
     postgres/            the embedded PostgreSQL (see embedded_postgres.py)
     temporal/temporal.db the dev server's database: engagements survive a restart
-    ports.json           the ports chosen the first time, kept so URLs never change
+    ports.json           the ports chosen the first time, kept so URLs never change (the usual
+                         7233, 8233 and 8089 when free, or any free ones with COPRODUCE_STACK_PORTS=any)
     stack.json           while a stack runs: its pid and where everything is
     stack.lock           held (flock) by the process running the stack
     logs/                temporal.log, stack.log
@@ -79,15 +80,19 @@ def _free_ports(preferred: dict[str, int], taken: Iterable[int] = ()) -> dict[st
     return chosen
 
 
-def _ports(paths: StackPaths) -> dict[str, int]:
-    """The stack's ports: chosen once (the usual ones when free), then kept."""
+USUAL_PORTS = {"temporal": 7233, "ui": 8233, "codec": 8089}
+
+
+def _ports(paths: StackPaths, usual: bool = True) -> dict[str, int]:
+    """The stack's ports: chosen once (the usual ones when free and ``usual``, else any free ones), then
+    kept."""
     if paths.ports.exists():
         ports = {k: int(v) for k, v in json.loads(paths.ports.read_text()).items()}
         if "codec" not in ports:  # chosen by an older version of the stack
             ports |= _free_ports({"codec": 0}, taken=ports.values())
             paths.ports.write_text(json.dumps(ports))
         return ports
-    ports = _free_ports({"temporal": 7233, "ui": 8233, "codec": 8089})
+    ports = _free_ports(USUAL_PORTS if usual else dict.fromkeys(USUAL_PORTS, 0))
     paths.ports.write_text(json.dumps(ports))
     return ports
 
@@ -219,7 +224,7 @@ class Stack:
     async def start(self) -> tuple[StackInfo, Client]:
         """Start everything (the lock must be held); returns where it is and a connected client."""
         self._recover()
-        ports = _ports(self.paths)
+        ports = _ports(self.paths, usual=self.settings.stack_ports == "usual")
         database_url = await asyncio.to_thread(self.start_postgres)
         await migrate_database(database_url)
         self.start_codec_server(ports)

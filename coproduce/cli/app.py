@@ -19,9 +19,11 @@ from workers.logging import configure_logging
 from workers.settings import Settings
 
 from . import audit_commands, engagement_commands, people_commands, plan_commands, stack_commands
+from .common import Commands
 
 app = typer.Typer(
     name="coproduce",
+    cls=Commands,
     help="Run co-production engagements over an append-only, hash-chained event log.",
     no_args_is_help=True,
     add_completion=False,

@@ -19,6 +19,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from application import errors
 from application.errors import UserError
@@ -44,6 +45,32 @@ JsonOption = typer.Option(False, "--json", help="Print the result as JSON, for s
 UpdateIdOption = typer.Option(
     None, "--update-id", help="An idempotency key: sending the same id again records nothing new."
 )
+
+
+def _bare_flags(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Commands(TyperGroup):
+    """typer's group of commands, with every flag shown bare in ``--help`` (``--approve``).
+
+    typer 0.29's rich help prints a value placeholder after every flag, ``--approve <bool>`` and even
+    ``--help <bool>``, as if it took a value. A flag's metavar is used for nothing but that column, so an
+    empty one shows the flag as click and earlier typers do. Every ``typer.Typer`` here is made with
+    ``cls=Commands``.
+    """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _bare_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _bare_flags(command.get_params(ctx))
+        return command
 
 
 def fail(message: str) -> NoReturn:

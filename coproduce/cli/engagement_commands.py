@@ -18,6 +18,7 @@ from domain.vocabulary import ACTIVITY_TYPES
 from workflows import messages as m
 
 from .common import (
+    Commands,
     JsonOption,
     UpdateIdOption,
     acting,
@@ -33,11 +34,13 @@ from .common import (
 from .render import engagements_table, status_view
 
 engagement_app = typer.Typer(
-    help="Start, list, inspect, pause, resume and amend engagements.", no_args_is_help=True
+    cls=Commands, help="Start, list, inspect, pause, resume and amend engagements.", no_args_is_help=True
 )
-record_app = typer.Typer(help="Record what happened in an engagement.", no_args_is_help=True)
+record_app = typer.Typer(cls=Commands, help="Record what happened in an engagement.", no_args_is_help=True)
 gate_app = typer.Typer(
-    help="Decide phase gates (approvers) and override pace holds (facilitators).", no_args_is_help=True
+    cls=Commands,
+    help="Decide phase gates (approvers) and override pace holds (facilitators).",
+    no_args_is_help=True,
 )
 
 As = typer.Option(..., "--as", help="Who is acting: their person id in the plan.")
@@ -304,9 +307,9 @@ def decide(
     engagement_id: str,
     phase: str = typer.Option(..., "--phase", help="The phase whose gate is decided."),
     by: str = typer.Option(..., "--as", help="The approver: their person id."),
-    approve: bool = typer.Option(False, "--approve"),
-    object_: bool = typer.Option(False, "--object"),
-    abstain: bool = typer.Option(False, "--abstain"),
+    approve: bool = typer.Option(False, "--approve", help="Vote to approve."),
+    object_: bool = typer.Option(False, "--object", help="Vote to object (give --reason)."),
+    abstain: bool = typer.Option(False, "--abstain", help="Abstain."),
     reason: str = typer.Option(None, "--reason", help="Why (needed to object where the plan says so)."),
     update_id: str = UpdateIdOption,
     as_json: bool = JsonOption,

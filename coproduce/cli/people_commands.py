@@ -15,10 +15,12 @@ from application import people
 from workers.codec import codec
 from workers.keys import new_key_text
 
-from .common import JsonOption, acting, fail, out, print_json, run, services, settings
+from .common import Commands, JsonOption, acting, fail, out, print_json, run, services, settings
 
-people_app = typer.Typer(help="The people of an engagement, and forgetting someone.", no_args_is_help=True)
-keys_app = typer.Typer(help="Secret keys for settings.", no_args_is_help=True)
+people_app = typer.Typer(
+    cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
+)
+keys_app = typer.Typer(cls=Commands, help="Secret keys for settings.", no_args_is_help=True)
 
 
 @people_app.command("list")
@@ -62,8 +64,11 @@ def forget(
 
 
 @keys_app.command("new")
-def new_key() -> None:
+def new_key(as_json: bool = JsonOption) -> None:
     """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY or COPRODUCE_PAYLOAD_KEYS."""
+    if as_json:
+        print_json({"key": new_key_text()})
+        return
     print(new_key_text())
 
 

@@ -18,10 +18,12 @@ from domain.plan import plan_json_schema
 from eventlog import Signer, checkpoint_database, verify_database
 from workers.rehearsal import EXAMPLES, Rehearsal, rehearse
 
-from .common import JsonOption, fail, load_plan, out, print_json, run, settings
+from .common import Commands, JsonOption, fail, load_plan, out, print_json, run, settings
 from .render import indicators_table, timeline_table
 
-plan_app = typer.Typer(help="Check engagement plans and export their format.", no_args_is_help=True)
+plan_app = typer.Typer(
+    cls=Commands, help="Check engagement plans and export their format.", no_args_is_help=True
+)
 DEMO_PLAN = EXAMPLES / "housing-tenant-governance.yaml"
 
 
@@ -31,12 +33,12 @@ def check(plan_file: Path = typer.Argument(..., help="The plan (YAML)."), as_jso
     try:
         plan = load_plan(plan_file)
     except PlanError as exc:
+        count = len(exc.problems)
         if as_json:
             print_json(
                 {"valid": False, "problems": [{"path": p.path, "message": p.message} for p in exc.problems]}
             )
-            raise typer.Exit(1) from None
-        count = len(exc.problems)
+            fail(f"{plan_file} has {count} problem{'s' if count != 1 else ''} (listed in the JSON)")
         fail(f"{plan_file} has {count} problem{'s' if count != 1 else ''}:\n{exc}")
     except Exception as exc:
         fail(str(exc))
@@ -52,12 +54,15 @@ def check(plan_file: Path = typer.Argument(..., help="The plan (YAML)."), as_jso
 
 
 @plan_app.command("schema")
-def schema() -> None:
+def schema(
+    as_json: bool = typer.Option(False, "--json", help="Accepted for scripts: the schema is JSON anyway."),
+) -> None:
     """Print the JSON Schema of the plan format (for editors)."""
     print(json.dumps(plan_json_schema(), indent=2))
 
 
-def _progress() -> Progress:
+def _progress(shown: bool) -> Progress:
+    """The weeks simulated so far, on a terminal; nothing when ``shown`` is False (``--json``)."""
     return Progress(
         TextColumn("simulating"),
         BarColumn(),
@@ -66,20 +71,23 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=out,
         transient=True,
+        disable=not shown,
     )
 
 
-def _rehearse(plan_file: Path, responses: Responses | None, database: str, engagement_id: str) -> Rehearsal:
+def _rehearse(
+    plan_file: Path, responses: Responses | None, database: str, engagement_id: str, *, progress: bool = True
+) -> Rehearsal:
     plan = load_plan(plan_file) if plan_file.exists() else None
     if plan is None:
         fail(f"there is no file {plan_file}")
     responses = responses or demo_responses(plan)
     weeks = max(1, (plan.ends_on - plan.starts_on).days // 7)
-    with _progress() as progress:
-        task = progress.add_task("weeks", total=weeks, phase="")
+    with _progress(progress) as bar:
+        task = bar.add_task("weeks", total=weeks, phase="")
 
         def on_week(week: int, status) -> None:  # type: ignore[no-untyped-def]
-            progress.update(task, completed=min(week, weeks), phase=status.current_phase or status.status)
+            bar.update(task, completed=min(week, weeks), phase=status.current_phase or status.status)
 
         return run(lambda: rehearse(plan, responses, database=database, settings=settings(),
                                     engagement_id=engagement_id, on_week=on_week))  # fmt: skip
@@ -89,16 +97,18 @@ def demo(
     plan_file: Path = typer.Option(
         DEMO_PLAN, "--plan", help="The plan to rehearse (default: the housing example)."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Run the example engagement through a whole year, then show its decisions and verify its log.
 
     Real workflow code, scripted people (some uneasy about the pace, some objecting at two gates), the
     time-skipping server standing in for twelve months, and a database of its own (coproduce_demo).
     """
-    result = _rehearse(plan_file, None, "coproduce_demo", "demo-engagement")
+    result = _rehearse(plan_file, None, "coproduce_demo", "demo-engagement", progress=not as_json)
     status = result.status
-    out.print(timeline_table(result.events))
-    out.print(indicators_table(status.indicators))
+    if not as_json:
+        out.print(timeline_table(result.events))
+        out.print(indicators_table(status.indicators))
 
     async def verify() -> tuple[str, bool]:
         signer = Signer.generate("coproduce-demo")
@@ -113,6 +123,36 @@ def demo(
     finally:
         result.finish()
     differ = fold_differences(result.events, status)
+    finished = ok and not differ and status.status == "completed"
+    if as_json:
+        print_json({
+            "weeks": result.weeks,
+            "seconds": round(result.seconds, 1),
+            "inputs": result.updates,
+            "events": len(result.events),
+            "status": status.status,
+            "verification": summary,
+            "verified": ok,
+            "fold_matches_status": not differ,
+            "fold_differences": differ,
+            "database": "coproduce_demo",
+            "timeline": [
+                {"position": e.position, "type": e.type, "occurred_at": e.occurred_at.isoformat()}
+                for e in result.events
+            ],
+            "indicators": [item.model_dump(mode="json") for item in status.indicators],
+        })  # fmt: skip
+    else:
+        _demo_summary(result, summary, differ)
+    if not finished:
+        fail(
+            "the demo did not finish as it should; see "
+            + ("status, verified and fold_differences in the output" if as_json else "above")
+        )
+
+
+def _demo_summary(result: Rehearsal, summary: str, differ: list[str]) -> None:
+    status = result.status
     out.print(
         f"Simulated {result.weeks} weeks in {result.seconds:.0f} s: {result.updates} inputs, "
         f"{len(result.events)} events, engagement [bold]{status.status}[/]."
@@ -123,8 +163,6 @@ def demo(
         + ("yes" if not differ else f"NO, they differ at {described(differ)}")
     )
     out.print("The demo's events are in the database coproduce_demo, apart from real engagements.")
-    if not (ok and not differ and status.status == "completed"):
-        fail("the demo did not finish as it should; see above")
 
 
 def simulate(
@@ -147,7 +185,7 @@ def simulate(
             fail(f"there is no file {responses_file}")
         except (yaml.YAMLError, ValidationError) as exc:
             fail(f"{responses_file} is not a valid responses file: {str(exc).splitlines()[0]}")
-    result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation")
+    result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation", progress=not as_json)
     result.finish()
     rows = projected_phases(result.events)
     if as_json:

@@ -19,9 +19,22 @@ from workers.running import StackInfo, running_stack
 from workers.stack import Stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
 
-from .common import fail, out, run, settings
+from .common import Commands, JsonOption, err, fail, out, print_json, run, settings
 
-db_app = typer.Typer(help="The event log's PostgreSQL database.", no_args_is_help=True)
+db_app = typer.Typer(cls=Commands, help="The event log's PostgreSQL database.", no_args_is_help=True)
+
+
+def described(info: StackInfo) -> dict[str, object]:
+    """Where the stack is, for scripts (``--json``); the database's credentials stay in stack.json."""
+    return {
+        "pid": info.pid,
+        "temporal_address": info.temporal_address,
+        "temporal_namespace": info.namespace,
+        "temporal_ui": info.temporal_ui,
+        "codec_endpoint": info.codec_endpoint or None,
+        "postgres": info.database_url.split("@")[-1],
+        "state_dir": str(settings().state_dir),
+    }
 
 
 def describe(info: StackInfo) -> None:
@@ -42,6 +55,7 @@ def up(
     detach: bool = typer.Option(
         False, "--detach", "-d", help="Run in the background; stop it with `coproduce down`."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Start PostgreSQL, the Temporal dev server (with its web UI) and a worker, on this machine.
 
@@ -56,7 +70,7 @@ def up(
             f"Temporal at {existing.temporal_address}); use it, or stop it with `coproduce down`"
         )
     if detach:
-        _up_detached()
+        _up_detached(as_json)
         return
     configure_logging(config)
     stack = Stack(config)
@@ -69,19 +83,22 @@ def up(
         stack.acquire()
         try:
             info, client = await stack.start()
-            out.print("[bold green]coproduce is up[/]")
-            describe(info)
-            out.print("Stop it with Ctrl-C (or `coproduce down` from another terminal).")
+            if as_json:
+                print_json(described(info))
+            else:
+                out.print("[bold green]coproduce is up[/]")
+                describe(info)
+                out.print("Stop it with Ctrl-C (or `coproduce down` from another terminal).")
             sys.stdout.flush()
             await serve_worker(client, info.database_url, config, stop)
         finally:
             await asyncio.to_thread(stack.stop)
-            out.print("coproduce is down")
+            (err if as_json else out).print("coproduce is down")
 
     run(serve)
 
 
-def _up_detached() -> None:
+def _up_detached(as_json: bool) -> None:
     """Start ``coproduce up`` in its own session, and wait until the stack answers (or fails)."""
     config = settings()
     logs = config.state_dir / "logs"
@@ -96,7 +113,7 @@ def _up_detached() -> None:
             env={**os.environ, "COPRODUCE_LOG_FORMAT": "json"},
         )
     deadline = time.monotonic() + 180
-    with out.status("starting PostgreSQL, Temporal and a worker..."):
+    with (err if as_json else out).status("starting PostgreSQL, Temporal and a worker..."):
         while time.monotonic() < deadline:
             info = running_stack(config)
             if info is not None and info.pid == child.pid:
@@ -111,14 +128,20 @@ def _up_detached() -> None:
         else:
             child.terminate()
             fail(f"the stack did not start within 3 minutes; see {logs / 'stack.log'}")
+    if as_json:
+        print_json({**described(info), "logs": str(logs)})
+        return
     out.print(f"[bold green]coproduce is up[/] in the background (pid {child.pid}; logs in {logs})")
     describe(info)
     out.print("Stop it with `coproduce down`.")
 
 
-def down() -> None:
+def down(as_json: bool = JsonOption) -> None:
     """Stop the stack that `coproduce up --detach` started (nothing recorded is lost)."""
     info = stop_running_stack(settings())
+    if as_json:
+        print_json({"stopped": info is not None, "pid": info.pid if info else None})
+        return
     if info is None:
         out.print("no coproduce stack is running")
         return
@@ -154,6 +177,7 @@ def db_migrate(
     auditor_password_file: Path | None = typer.Option(
         None, "--auditor-password-file", help="Set the login password of coproduce_auditor from this file."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Create or update the event log's schema, roles and views (safe to run again).
 
@@ -176,11 +200,19 @@ def db_migrate(
         return applied
 
     applied = run(body)
+    embedded = not config.database_url and running_stack(config) is None
+    if as_json:
+        print_json({
+            "applied": [f"{migration.version:04d}_{migration.name}" for migration in applied],
+            "passwords_set": sorted(passwords),
+            "embedded_postgres": str(embedded_server(config).root) if embedded else None,
+        })  # fmt: skip
+        return
     for migration in applied:
         out.print(f"applied {migration.version:04d}_{migration.name}")
     if not applied:
         out.print("the database is up to date")
-    if not config.database_url and running_stack(config) is None:
+    if embedded:
         out.print(
             f"embedded PostgreSQL is running (data in {embedded_server(config).root}); "
             "stop it with `coproduce db stop`"
@@ -198,14 +230,18 @@ def _read_secret(path: Path) -> str:
 
 
 @db_app.command("stop")
-def db_stop() -> None:
+def db_stop(as_json: bool = JsonOption) -> None:
     """Stop the embedded PostgreSQL of the state directory (nothing is lost; it starts again on demand)."""
     config = settings()
     if running_stack(config) is not None:
         fail("the embedded PostgreSQL belongs to the running stack; stop both with `coproduce down`")
     server = embedded_server(config)
-    if not server.is_running():
+    running = server.is_running()
+    if running:
+        run(lambda: asyncio.to_thread(server.stop))
+    if as_json:
+        print_json({"stopped": running})
+    elif running:
+        out.print("stopped the embedded PostgreSQL")
+    else:
         out.print("the embedded PostgreSQL is not running")
-        return
-    run(lambda: asyncio.to_thread(server.stop))
-    out.print("stopped the embedded PostgreSQL")

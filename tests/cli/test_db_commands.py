@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import psycopg
 from tests.session_keys import SESSION_KEYS
 
 COPRODUCE = [sys.executable, "-m", "coproduce"]
+EVENT_LOG_MIGRATIONS = sorted((Path(__file__).resolve().parents[2] / "eventlog" / "migrations").glob("*.sql"))
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -30,8 +32,11 @@ def test_db_migrate_creates_the_schema_once(empty_database_url: str, tmp_path: P
     assert "applied 0001_event_log" in first.stdout
     second = run("db", "migrate", env=env)
     assert (second.returncode, second.stdout.strip()) == (0, "the database is up to date")
+    third = run("db", "migrate", "--json", env=env)
+    assert third.returncode == 0 and json.loads(third.stdout)["applied"] == []
     with psycopg.connect(empty_database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM eventlog.schema_migrations").fetchone() == (1,)
+        applied = conn.execute("SELECT count(*) FROM eventlog.schema_migrations").fetchone()
+    assert EVENT_LOG_MIGRATIONS and applied == (len(EVENT_LOG_MIGRATIONS),)  # each once
 
 
 def test_db_migrate_with_an_unreachable_database_says_so_in_one_sentence(tmp_path: Path) -> None:
@@ -58,6 +63,7 @@ def test_db_migrate_without_a_url_uses_the_embedded_server(tmp_path: Path) -> No
     assert (stopped.returncode, stopped.stdout.strip()) == (0, "stopped the embedded PostgreSQL")
     again = run("db", "stop", env=env)
     assert again.stdout.strip() == "the embedded PostgreSQL is not running"
+    assert json.loads(run("db", "stop", "--json", env=env).stdout) == {"stopped": False}
 
 
 def test_unknown_commands_are_usage_errors(tmp_path: Path) -> None:

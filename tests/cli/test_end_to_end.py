@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ class Cli:
             k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS
         }
         self.env["COPRODUCE_STATE_DIR"] = str(state_dir)
+        self.env["COPRODUCE_STACK_PORTS"] = "any"  # free ports: never those of a stack the user runs
         self.state_dir = state_dir
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -86,6 +88,16 @@ def wait_for(condition, timeout: float = 30):  # type: ignore[no-untyped-def]
         if value or time.monotonic() > deadline:
             return value
         time.sleep(0.3)
+
+
+def test_the_stack_of_a_test_takes_free_ports_not_the_usual_ones(cli: Cli) -> None:
+    """COPRODUCE_STACK_PORTS=any: a test's stack never takes 7233, 8233 or 8089 from a stack the user runs."""
+    ports = json.loads((cli.state_dir / "ports.json").read_text())
+    assert set(ports) == {"temporal", "ui", "codec"}
+    assert not {7233, 8233, 8089} & set(ports.values()), ports
+    stack = cli.stack()
+    assert stack["temporal_address"] == f"127.0.0.1:{ports['temporal']}"
+    assert stack["temporal_ui"] == f"http://127.0.0.1:{ports['ui']}"
 
 
 def test_a_second_up_says_one_is_running(cli: Cli) -> None:
@@ -175,6 +187,38 @@ def test_votes_that_cannot_count_are_refused_with_the_reason(cli: Cli) -> None:
         assert cli.events() == before
 
 
+def test_the_auditors_commands_answer_in_json(cli: Cli, tmp_path: Path) -> None:
+    note_file = tmp_path / "checkpoint-1.txt"
+    signed = cli.json("audit", "checkpoint", "--out", str(note_file))
+    assert signed["file"] == str(note_file) and note_file.read_text() == signed["note"]  # type: ignore[index]
+    assert signed["size"] >= len(cli.events()) and signed["origin"] == "coproduce/eventlog"  # type: ignore[index]
+    key = cli.json("audit", "key")
+    assert key["kind"] == "checkpoint" and str(key["key"]).startswith("coproduce/eventlog+")  # type: ignore[index]
+    assert cli.json("audit", "key", "--writer")["kind"] == "writer"  # type: ignore[index]
+    verified = cli.json(
+        "audit", "verify", ENGAGEMENT, "--checkpoint", str(note_file), "--key", str(key["key"])
+    )  # type: ignore[index]
+    assert verified["ok"] is True, verified  # type: ignore[index]
+    assert any(line.startswith("workflow: OK") for line in verified["lines"]), verified  # type: ignore[index]
+
+    evidence = tmp_path / "evidence"
+    exported = cli.json("audit", "export", ENGAGEMENT, "--out", str(evidence))
+    assert exported["folder"] == str(evidence) and exported["events"] > 0  # type: ignore[index,operator]
+    checked = cli.json("audit", "verify-bundle", str(evidence), "--key", str(key["key"]))  # type: ignore[index]
+    assert checked["ok"] is True and checked["summary"].startswith("OK"), checked  # type: ignore[index,union-attr]
+
+    refused = cli("audit", "verify", "--key", "garbage", "--json", check=False)
+    assert refused.returncode == 1 and refused.stdout == "" and "Traceback" not in refused.stderr
+    assert (
+        refused.stderr.startswith("error: --key is not a public key")
+        and len(refused.stderr.splitlines()) == 1
+    )
+
+    assert cli.json("db", "migrate") == {"applied": [], "passwords_set": [], "embedded_postgres": None}
+    assert len(base64.b64decode(str(cli.json("keys", "new")["key"]))) == 32  # type: ignore[index]
+    assert cli.json("plan", "schema") == json.loads(cli("plan", "schema").stdout)
+
+
 def test_a_malformed_plan_lists_every_problem(cli: Cli) -> None:
     checked = cli("plan", "check", str(cli.state_dir / "broken.yaml"), check=False)
     assert checked.returncode == 1
@@ -200,8 +244,9 @@ def test_a_stack_killed_with_sigkill_comes_back_with_everything(cli: Cli) -> Non
     os.kill(pid, signal.SIGKILL)
     assert wait_for(lambda: cli("engagement", "list", check=False).returncode != 0, timeout=15)
 
-    restarted = cli("up", "--detach")
-    assert "coproduce is up" in restarted.stdout
+    restarted = json.loads(cli("up", "--detach", "--json").stdout)
+    assert restarted["pid"] == cli.stack()["pid"] != pid
+    assert restarted["temporal_address"] == cli.stack()["temporal_address"]
     assert cli.events() == events
     status = cli.json("engagement", "status", ENGAGEMENT)
     assert status["stream_version"] == len(events) and status["current_phase"] == "train"  # type: ignore[index]

@@ -18,9 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 BROKEN = ROOT / "tests" / "domain" / "broken_plans"
 
 
-def coproduce(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def environment(state: Path) -> dict[str, str]:
+    """A clean environment (the session's keys only) for a state directory of the test's own; a stack
+    started there takes free ports, never those of a stack the user runs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
     env["COPRODUCE_STATE_DIR"] = str(state)
+    env["COPRODUCE_STACK_PORTS"] = "any"
+    return env
+
+
+def coproduce(*args: str, state: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = environment(state)
     return subprocess.run(
         [sys.executable, "-m", "coproduce", *args],
         env=env,
@@ -58,6 +66,7 @@ def test_plan_check_lists_every_problem_with_its_field_path(state: Path) -> None
 def test_plan_schema_is_json_schema(state: Path) -> None:
     schema = json.loads(coproduce("plan", "schema", state=state).stdout)
     assert schema["$schema"].startswith("https://json-schema.org/") and "phases" in schema["properties"]
+    assert json.loads(coproduce("plan", "schema", "--json", state=state).stdout) == schema
 
 
 def test_simulate_projects_a_plans_timeline(state: Path, tmp_path: Path) -> None:
@@ -72,6 +81,7 @@ def test_simulate_projects_a_plans_timeline(state: Path, tmp_path: Path) -> None
         state=state,
     )
     assert result.returncode == 0, result.stderr
+    assert "worker shutdown" not in result.stderr, result.stderr
     projected = json.loads(result.stdout)
     assert projected["status"] == "completed"
     phases = {row["phase"]: row for row in projected["phases"]}
@@ -95,11 +105,23 @@ def test_the_demo_runs_a_year_and_verifies_its_log(state: Path) -> None:
     assert "held" in out and "rejected" in out and "pace hold" in out
     assert "engagement completed" in out
     assert "Verification: OK:" in out and "The log folds to the workflow's state: yes" in out
+    assert "worker shutdown" not in demo.stderr, demo.stderr  # the in-process worker's news stays off
+
+
+def test_the_demo_in_json_is_one_object_and_nothing_else(state: Path) -> None:
+    demo = coproduce("demo", "--json", state=state, timeout=300)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    result = json.loads(demo.stdout)  # the whole of stdout: no progress bar, no table
+    assert result["status"] == "completed" and result["verified"] is True
+    assert result["fold_matches_status"] is True and result["fold_differences"] == []
+    assert result["events"] == len(result["timeline"]) and result["inputs"] > 0
+    assert {"gate_decided", "pace_hold_recorded"} <= {event["type"] for event in result["timeline"]}
+    assert result["indicators"] and all("status" in item for item in result["indicators"])
+    assert "worker shutdown" not in demo.stderr, demo.stderr
 
 
 def test_up_in_the_foreground_stops_everything_on_ctrl_c(state: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
-    env["COPRODUCE_STATE_DIR"] = str(state)
+    env = environment(state)
     up = subprocess.Popen(
         [sys.executable, "-m", "coproduce", "up"],
         env=env,
@@ -127,3 +149,5 @@ def test_up_in_the_foreground_stops_everything_on_ctrl_c(state: Path) -> None:
     assert not (state / "stack.json").exists()
     still = coproduce("engagement", "list", state=state)
     assert still.returncode == 1 and "no coproduce stack is running" in still.stderr
+    down = coproduce("down", "--json", state=state)
+    assert down.returncode == 0 and json.loads(down.stdout) == {"stopped": False, "pid": None}

@@ -1,7 +1,9 @@
 """Scale-out without containers: the Temporal dev server, one PostgreSQL, three `coproduce worker`
-processes and 200 engagements; one worker is killed (SIGKILL) mid-run and the other two carry on, with
-nothing lost or duplicated. How many workflow tasks each worker completed is read from the engagements'
-histories (each task names the worker's identity) and printed."""
+processes and 200 engagements; one worker is killed (SIGKILL) while updates are in flight (sent, not yet
+answered) and the other two carry on: every update returns its result, and nothing is lost or
+duplicated. How many workflow tasks each worker completed is read from the engagements' histories (each
+task names the worker's identity) and printed, with the updates in flight at the kill and the workflow
+tasks that timed out with the dead worker."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -49,11 +51,12 @@ def start_worker(address: str, database_url: str, state: Path, name: str) -> sub
 
 
 async def send(handle: WorkflowHandle, msg: RecordCheckIn, update_id: str) -> UpdateResult:
-    """Send an update; when the call fails (its worker died), send it again with the same id."""
+    """Send an update; when the call fails or times out (its worker died), send it again with the same id,
+    which answers with the first result once there is one."""
     for attempt in range(20):
         try:
             return await handle.execute_update(W.record_check_in, msg, id=update_id, result_type=UpdateResult)
-        except RPCError:
+        except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
             await asyncio.sleep(0.5 * (attempt + 1))
     raise AssertionError(f"update {update_id} never completed")
 
@@ -84,35 +87,61 @@ async def test_three_workers_share_200_engagements_and_survive_losing_one(
                 for n in range(ENGAGEMENTS)
             ]
 
-            async def drive(handle: WorkflowHandle, first: int, last: int) -> list[UpdateResult]:
+            in_flight: set[str] = set()  # update ids sent and not yet answered
+            answered: list[str] = []
+
+            async def drive(handle: WorkflowHandle) -> list[UpdateResult]:
                 results = []
-                for i in range(first, last):
+                for i in range(CHECK_INS):
                     msg = RecordCheckIn(person_id=PEOPLE[i % len(PEOPLE)], comfort=3 + i % 3)
-                    results.append(await send(handle, msg, f"{handle.id}-check-in-{i}"))
+                    update_id = f"{handle.id}-check-in-{i}"
+                    in_flight.add(update_id)
+                    results.append(await send(handle, msg, update_id))
+                    in_flight.discard(update_id)
+                    answered.append(update_id)
                 return results
 
-            before = await asyncio.gather(*(drive(h, 0, 2) for h in handles))
+            driving = asyncio.gather(*(drive(h) for h in handles))
+            # Once a fifth of the updates were answered, every engagement has run on some worker and holds
+            # its state there, and many updates are in flight: kill one worker then, without waiting.
+            while len(answered) < ENGAGEMENTS * CHECK_INS // 5 and not driving.done():
+                await asyncio.sleep(0.01)
+            if driving.done():
+                await driving  # an update failed (raises), or all returned (then the next assert fails)
             killed = workers[0]
-            killed.send_signal(signal.SIGKILL)  # mid-run: engagements are cached on it, tasks in flight
+            killed.send_signal(signal.SIGKILL)
+            pending_at_kill = set(in_flight)
             killed.wait(timeout=30)
-            after = await asyncio.gather(*(drive(h, 2, CHECK_INS) for h in handles))
+            assert pending_at_kill, "no update was in flight when the worker was killed"
+            sent = await driving  # every update returns its result, those in flight at the kill too
+            every_update = {f"{h.id}-check-in-{i}" for h in handles for i in range(CHECK_INS)}
+            assert not in_flight and len(answered) == len(every_update) and set(answered) == every_update
             assert all(w.poll() is None for w in workers[1:]), "a surviving worker died"
 
             by_worker: Counter[str] = Counter()
+            timed_out = 0  # workflow tasks that went to the dead worker and were given to another
             log = await EventLog.open(database_url)
             try:
-                for handle, sent_before, sent_after in zip(handles, before, after, strict=True):
+                for handle, results in zip(handles, sent, strict=True):
+                    assert [r.update_id for r in results] == [
+                        f"{handle.id}-check-in-{i}" for i in range(CHECK_INS)
+                    ]
+                    assert all("check_in_recorded" in r.events for r in results), results
                     status = await handle.query(W.status)
                     events = await log.read_stream(handle.id)
                     assert_log_matches_status(events, status)
-                    assert_each_update_logged_once(events, [*sent_before, *sent_after])
+                    assert_each_update_logged_once(events, results)
                     assert status.state.check_in_count == CHECK_INS
                     history = await handle.fetch_history()
                     for event in history.events:
                         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
                             by_worker[event.workflow_task_completed_event_attributes.identity] += 1
+                        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                            timed_out += 1
             finally:
                 await log.close()
+            # Work the dead worker held (tasks it had taken or that were queued for it) went to the others.
+            assert timed_out > 0, "no workflow task was lost with the killed worker: it had nothing in flight"
             report = await verify_database(database_url)
             assert report.ok, report.summary()
             assert report.size >= ENGAGEMENTS * (2 + CHECK_INS)  # started + first phase, then the check-ins
@@ -120,7 +149,9 @@ async def test_three_workers_share_200_engagements_and_survive_losing_one(
             pids = {str(w.pid): f"worker-{n}" for n, w in enumerate(workers)}
             named = {pids.get(identity.split("@")[0], identity): n for identity, n in by_worker.items()}
             print(f"\nworkflow tasks completed per worker: {dict(sorted(named.items()))}; "
-                  f"{report.size} events, {ENGAGEMENTS * CHECK_INS} updates, 0 lost, 0 duplicated")  # fmt: skip
+                  f"{len(pending_at_kill)} updates in flight when worker-0 was killed, {timed_out} workflow "
+                  f"tasks timed out with it; {report.size} events, {ENGAGEMENTS * CHECK_INS} updates, "
+                  "every one answered, 0 lost, 0 duplicated")  # fmt: skip
             assert set(named) == {"worker-0", "worker-1", "worker-2"}, named
             assert all(n > 0 for n in named.values())
         finally:

@@ -4,9 +4,12 @@ from the client's update through the workflow to the append, and log lines namin
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import urllib.request
+from dataclasses import dataclass
 
+import pytest
 import structlog
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -32,19 +35,44 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def scrape(port: int) -> dict[str, float]:
-    """The metrics page as {series: value}, e.g. 'coproduce_gates_open{...}': 0."""
+@dataclass(frozen=True)
+class Sample:
+    """One line of the metrics page: ``name{label="value",...} value``."""
+
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+LINE = re.compile(r"(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def scrape(port: int) -> list[Sample]:
+    """The metrics page, one sample per line."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    series = {}
+    samples = []
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            series[name] = float(value)
-    return series
+            found = LINE.match(line)
+            assert found, f"not a Prometheus sample line: {line!r}"
+            labels = dict(LABEL.findall(found["labels"] or ""))
+            samples.append(Sample(found["name"], labels, float(found["value"])))
+    return samples
 
 
-def total(series: dict[str, float], prefix: str, *labels: str) -> float:
-    return sum(v for k, v in series.items() if k.startswith(prefix) and all(label in k for label in labels))
+def total(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum of the metric ``name`` over its series carrying ``labels``, which must be on the page: a
+    metric that is not there fails here rather than reading as 0."""
+    matching = [s for s in samples if s.name == name and labels.items() <= s.labels.items()]
+    assert matching, f"no {name} with labels {labels} on the metrics page: " + "; ".join(
+        f"{s.name}{s.labels}" for s in samples if s.name == name
+    )
+    return sum(s.value for s in matching)
+
+
+def listed(samples: list[Sample], name: str, **labels: str) -> bool:
+    return any(s.name == name and labels.items() <= s.labels.items() for s in samples)
 
 
 async def test_a_worker_serves_sdk_and_coproduce_metrics(
@@ -66,24 +94,50 @@ async def test_a_worker_serves_sdk_and_coproduce_metrics(
         gauges = asyncio.create_task(
             report_gauges(client, writer_log, runtime.metric_meter, stop, interval=0.2)
         )
+        in_phase = {"phase": "organisational-assessment"}
         for _ in range(100):  # visibility is eventually consistent: wait for the engagement to be listed
-            series = scrape(port)
-            if total(series, "coproduce_engagements{", 'phase="organisational-assessment"') == 1:
+            samples = scrape(port)
+            if listed(samples, "coproduce_gates_open") and (
+                listed(samples, "coproduce_engagements", **in_phase)
+                and total(samples, "coproduce_engagements", **in_phase) == 1
+            ):
                 break
             await asyncio.sleep(0.2)
         stop.set()
         await gauges
+        async with writer_log.pool.connection() as conn:
+            row = await (await conn.execute("SELECT count(*) FROM engagements.open_gates")).fetchone()
+            assert row is not None
+            gates_in_the_log = int(row[0])
 
-    assert (
-        total(series, "coproduce_engagements{", 'phase="organisational-assessment"', 'status="active"') == 1
-    )
-    assert total(series, "coproduce_gates_open") == 0
-    assert total(series, "coproduce_events_recorded{", 'event_type="check_in_recorded"') == 3
+    engagement = {"phase": "organisational-assessment", "status": "active"}
+    assert total(samples, "coproduce_engagements", **engagement) == 1
+    # The first gate opens after 28 days: none is open, and the gauge says so (it is there, at 0).
+    assert gates_in_the_log == 0
+    assert total(samples, "coproduce_gates_open") == gates_in_the_log
+    assert total(samples, "coproduce_gate_oldest_open_hours") == 0
+    ours = {"task_queue": TASK_QUEUE, "namespace": "default"}
+    assert total(samples, "coproduce_events_recorded", event_type="check_in_recorded", **ours) == 3
     appended = len(await writer_log.read_stream("metrics-1"))
-    assert total(series, "coproduce_events_appended") == appended
-    assert total(series, "coproduce_append_latency_count") >= 4  # the start, its follow-up, 3 check-ins
-    assert total(series, "temporal_workflow_completed") == 0  # the SDK's own metrics are there too
-    assert any(k.startswith("temporal_request") for k in series)
+    assert total(samples, "coproduce_events_appended", activity_type="append_events", **ours) == appended
+    latencies = total(samples, "coproduce_append_latency_count", **ours)
+    assert latencies >= 4  # the start, its follow-up, 3 check-ins
+    # The SDK's own metrics are on the same page.
+    assert total(samples, "temporal_worker_start", **ours) == 1
+    assert total(samples, "temporal_request", operation="StartWorkflowExecution") == 1
+    assert (
+        total(samples, "temporal_workflow_task_execution_latency_count", workflow_type="EngagementWorkflow")
+        >= 4
+    )
+
+
+def test_a_metric_missing_from_the_page_fails_rather_than_reading_as_zero() -> None:
+    page = [Sample("coproduce_gates_open", {"service_name": "temporal-core-sdk"}, 0.0)]
+    assert total(page, "coproduce_gates_open") == 0
+    assert total(page, "coproduce_gates_open", service_name="temporal-core-sdk") == 0
+    for name, labels in (("coproduce_gates_opened", {}), ("coproduce_gates_open", {"phase": "training"})):
+        with pytest.raises(AssertionError, match="on the metrics page"):
+            total(page, name, **labels)
 
 
 async def test_a_trace_runs_from_the_update_through_the_workflow_to_the_append(
