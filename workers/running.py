@@ -26,6 +26,8 @@ class StackInfo:
     database_url: str
     namespace: str = "default"
     codec_endpoint: str = ""  # decrypts payloads for the web UI and the stock CLI (--codec-endpoint)
+    web_url: str = ""  # the web app (sign-in, approvers' pages)
+    smtp_url: str = ""  # the stack's own mail server, when no COPRODUCE_SMTP_URL is set
 
 
 class StackPaths:
@@ -39,6 +41,7 @@ class StackPaths:
         self.info = state_dir / "stack.json"
         self.lock = state_dir / "stack.lock"
         self.logs = state_dir / "logs"
+        self.mail = state_dir / "mail"
 
 
 def running_stack(settings: Settings) -> StackInfo | None:

@@ -12,12 +12,15 @@ from application.services import Services
 
 from .database import database_url
 from .keys import master_key, trusted_writer_verifiers, writer_signer
+from .running import running_stack
 from .settings import Settings
 from .temporal import connect
 
 
 def services_from_settings(settings: Settings) -> Services:
-    """Services for the installation ``settings`` describes; nothing is connected yet."""
+    """Services for the installation ``settings`` describes; nothing is connected yet. The web address
+    and the mail server are the settings', else the running stack's (``coproduce up``)."""
+    stack = running_stack(settings) if not (settings.web_url and settings.smtp_url) else None
     return Services(
         connect_temporal=lambda: connect(settings),
         database_url=lambda: database_url(settings, start_embedded=False),
@@ -25,4 +28,8 @@ def services_from_settings(settings: Settings) -> Services:
         load_writer_key=lambda: writer_signer(settings),
         load_writer_verifiers=lambda: trusted_writer_verifiers(settings),
         task_queue=settings.task_queue,
+        web_url=settings.web_url
+        or (stack.web_url if stack and stack.web_url else f"http://{settings.web_bind}"),
+        smtp_url=settings.smtp_url or (stack.smtp_url if stack and stack.smtp_url else None),
+        mail_from=settings.mail_from,
     )

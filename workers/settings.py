@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     metrics_bind: str | None = None
     otlp_endpoint: str | None = None
+    web_url: str | None = Field(
+        default=None,
+        description="the web app's public address, e.g. https://votes.example.org (links in mail)",
+    )
+    web_bind: str = Field(default="127.0.0.1:8000", description="host:port `coproduce web` listens on")
+    smtp_url: str | None = Field(
+        default=None, description="smtp://, smtp+starttls:// or smtps:// mail server"
+    )
+    mail_from: str = Field(
+        default="coproduce <coproduce@localhost>", description="the sender of coproduce's mail"
+    )
+    operator: str | None = Field(
+        default=None, description="who the command line acts as (an operator's id); default: the OS user"
+    )
 
     @property
     def embedded_postgres_dir(self) -> Path:

@@ -45,6 +45,7 @@ from .codec import codec, data_converter
 from .codec_server import make_server
 from .database import EMBEDDED_DATABASE, ensure_database, migrate_database
 from .embedded_postgres import EmbeddedPostgres
+from .mailbox import LocalMailServer
 from .running import StackInfo, StackPaths, alive, lock_is_free, running_stack
 from .settings import Settings
 from .temporal_binaries import temporal_cli
@@ -80,7 +81,7 @@ def _free_ports(preferred: dict[str, int], taken: Iterable[int] = ()) -> dict[st
     return chosen
 
 
-USUAL_PORTS = {"temporal": 7233, "ui": 8233, "codec": 8089}
+USUAL_PORTS = {"temporal": 7233, "ui": 8233, "codec": 8089, "web": 8000, "smtp": 8025}
 
 
 def _ports(paths: StackPaths, usual: bool = True) -> dict[str, int]:
@@ -88,8 +89,9 @@ def _ports(paths: StackPaths, usual: bool = True) -> dict[str, int]:
     kept."""
     if paths.ports.exists():
         ports = {k: int(v) for k, v in json.loads(paths.ports.read_text()).items()}
-        if "codec" not in ports:  # chosen by an older version of the stack
-            ports |= _free_ports({"codec": 0}, taken=ports.values())
+        missing = {name: 0 for name in USUAL_PORTS if name not in ports}  # chosen by an older version
+        if missing:
+            ports |= _free_ports(missing, taken=ports.values())
             paths.ports.write_text(json.dumps(ports))
         return ports
     ports = _free_ports(USUAL_PORTS if usual else dict.fromkeys(USUAL_PORTS, 0))
@@ -121,6 +123,7 @@ class Stack:
         self.postgres = EmbeddedPostgres(self.paths.postgres)
         self.temporal: subprocess.Popen[bytes] | None = None
         self.codec_server: ThreadingHTTPServer | None = None
+        self.mail_server: LocalMailServer | None = None
         self._lock_handle: IO[str] | None = None
 
     # -- the single-instance lock ---------------------------------------------------------------------
@@ -221,6 +224,22 @@ class Stack:
                     ) from None
                 await asyncio.sleep(0.2)
 
+    def start_mail_server(self, ports: dict[str, int]) -> str:
+        """The stack's own SMTP server (mail kept in ``<state dir>/mail``), unless COPRODUCE_SMTP_URL
+        names a real one; returns the URL the stack's processes send mail to ('' for the real one)."""
+        if self.settings.smtp_url:
+            return ""
+        self.mail_server = LocalMailServer(self.paths.mail, ports["smtp"])
+        try:
+            self.mail_server.start()
+        except (OSError, RuntimeError) as exc:
+            self.mail_server = None
+            raise StackError(
+                f"the mail server cannot listen on 127.0.0.1:{ports['smtp']} ({exc}); free the port, or set "
+                "COPRODUCE_SMTP_URL to a mail server"
+            ) from None
+        return self.mail_server.url
+
     async def start(self) -> tuple[StackInfo, Client]:
         """Start everything (the lock must be held); returns where it is and a connected client."""
         self._recover()
@@ -228,6 +247,7 @@ class Stack:
         database_url = await asyncio.to_thread(self.start_postgres)
         await migrate_database(database_url)
         self.start_codec_server(ports)
+        smtp_url = self.start_mail_server(ports)
         self.start_temporal(ports)
         address = f"127.0.0.1:{ports['temporal']}"
         client = await self.wait_for_temporal(address)
@@ -240,6 +260,8 @@ class Stack:
             database_url=database_url,
             namespace=self.settings.temporal_namespace,
             codec_endpoint=f"http://127.0.0.1:{ports['codec']}",
+            web_url=self.settings.web_url or f"http://localhost:{ports['web']}",
+            smtp_url=smtp_url,
         )
         tmp = self.paths.info.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(info)))
@@ -249,7 +271,11 @@ class Stack:
 
     # -- stopping -------------------------------------------------------------------------------------
     def stop(self) -> None:
-        """Stop the dev server, the codec server and PostgreSQL, cleanly, and give up the lock."""
+        """Stop the dev server, the codec and mail servers and PostgreSQL, cleanly; give up the lock."""
+        if self.mail_server is not None:
+            with contextlib.suppress(Exception):
+                self.mail_server.stop()
+            self.mail_server = None
         if self.codec_server is not None:
             self.codec_server.shutdown()
             self.codec_server.server_close()

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from workers.logging import configure_logging
 from workers.settings import Settings
 
-from . import audit_commands, engagement_commands, people_commands, plan_commands, stack_commands
+from . import (
+    audit_commands,
+    engagement_commands,
+    mail_commands,
+    people_commands,
+    plan_commands,
+    stack_commands,
+)
 from .common import Commands
 
 app = typer.Typer(
@@ -43,6 +50,8 @@ app.add_typer(audit_commands.audit_app, name="audit")
 app.add_typer(people_commands.people_app, name="people")
 app.add_typer(people_commands.keys_app, name="keys")
 app.command("codec-server")(people_commands.codec_server)
+app.command("web")(stack_commands.web)
+app.command("mail")(mail_commands.mail)
 
 
 def main() -> None:

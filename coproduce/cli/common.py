@@ -10,6 +10,7 @@ traceback for a mistake.
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -118,6 +119,11 @@ def services() -> Services:
 def acting(person_id: str) -> Actor:
     """The person acting, from ``--as``, on the command line."""
     return Actor(person_id=person_id, channel="cli")
+
+
+def operator() -> Actor:
+    """Who runs this command: ``COPRODUCE_OPERATOR``, else the operating system's user."""
+    return Actor(person_id=settings().operator or getpass.getuser(), channel="cli")
 
 
 def build(cls: type[M], **values: Any) -> M:

@@ -7,15 +7,18 @@ sealed text can never be read again, and who asked and why is recorded in the lo
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from application import people
+from application.identity import sign_in
+from application.identity.cards import save_card
 from workers.codec import codec
 from workers.keys import new_key_text
 
-from .common import Commands, JsonOption, acting, fail, out, print_json, run, services, settings
+from .common import Commands, JsonOption, acting, fail, operator, out, print_json, run, services, settings
 
 people_app = typer.Typer(
     cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
@@ -61,6 +64,46 @@ def forget(
         f"their text in the log can no longer be read, and they are shown as {done.shown_as}",
         highlight=False,
     )
+
+
+@people_app.command("invite")
+def invite(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="The id of the person to invite."),
+    email: bool = typer.Option(
+        True, "--email/--no-email", help="Email the sign-in link when the register holds an email address."
+    ),
+    card: Path = typer.Option(
+        None, "--print", help="Also write a card to print and hand over: a .pdf or .png file (a new file)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Invite a person to sign in on the web: a link by email, and a one-time code (on a printed card
+    for people without email). Both work once, within 7 days; keep the card safe until it is handed over."""
+
+    async def body() -> tuple[sign_in.Invitation, str | None]:
+        current = services()
+        invitation = await sign_in.invite(current, operator(), engagement_id, person_id, email=email)
+        name = None
+        if card is not None:
+            async with current.register() as register:
+                name = (await register.names(engagement_id)).get(person_id)
+            save_card(invitation, name, f"{current.web_url.rstrip('/')}/sign-in", card)
+        return invitation, name
+
+    invitation, _ = run(body, engagement_id)
+    if as_json:
+        print_json({**vars(invitation), "card": str(card) if card else None})
+        return
+    if invitation.emailed_to:
+        out.print(f"emailed a sign-in link to {person_id} of {engagement_id}", highlight=False)
+    out.print(
+        f"sign-in code for {person_id}: {invitation.code} (works once, within {invitation.expires_in_days} days)",
+        highlight=False,
+    )
+    out.print(f"sign-in link: {invitation.link}", highlight=False, soft_wrap=True)
+    if card is not None:
+        out.print(f"card to print: {card}", highlight=False)
 
 
 @keys_app.command("new")

@@ -19,6 +19,7 @@ from workers.running import StackInfo, running_stack
 from workers.stack import Stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
 
+from ..web.serve import serve_web
 from .common import Commands, JsonOption, err, fail, out, print_json, run, settings
 
 db_app = typer.Typer(cls=Commands, help="The event log's PostgreSQL database.", no_args_is_help=True)
@@ -32,6 +33,8 @@ def described(info: StackInfo) -> dict[str, object]:
         "temporal_namespace": info.namespace,
         "temporal_ui": info.temporal_ui,
         "codec_endpoint": info.codec_endpoint or None,
+        "web": info.web_url or None,
+        "mail": info.smtp_url or None,
         "postgres": info.database_url.split("@")[-1],
         "state_dir": str(settings().state_dir),
     }
@@ -48,6 +51,10 @@ def describe(info: StackInfo) -> None:
     out.print(
         f"PostgreSQL    {info.database_url.split('@')[-1]}  (database coproduce; credentials in stack.json)"
     )
+    if info.web_url:
+        out.print(f"Web app       {info.web_url}  (sign-in and approvers' pages)")
+    if info.smtp_url:
+        out.print(f"Mail          {info.smtp_url}  (kept here, not delivered: `coproduce mail` shows it)")
     out.print(f"State         {settings().state_dir}")
 
 
@@ -57,7 +64,8 @@ def up(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Start PostgreSQL, the Temporal dev server (with its web UI) and a worker, on this machine.
+    """Start PostgreSQL, the Temporal dev server (with its web UI), a worker, the web app and a mail
+    server that keeps mail here, on this machine.
 
     Everything lives in the state directory (COPRODUCE_STATE_DIR); engagements survive a restart.
     In the foreground it runs until Ctrl-C, then stops everything cleanly.
@@ -90,7 +98,12 @@ def up(
                 describe(info)
                 out.print("Stop it with Ctrl-C (or `coproduce down` from another terminal).")
             sys.stdout.flush()
-            await serve_worker(client, info.database_url, config, stop)
+            web = asyncio.create_task(serve_web(config, info.web_url, stop))
+            try:
+                await serve_worker(client, info.database_url, config, stop)
+            finally:
+                stop.set()
+                await web
         finally:
             await asyncio.to_thread(stack.stop)
             (err if as_json else out).print("coproduce is down")
@@ -245,3 +258,24 @@ def db_stop(as_json: bool = JsonOption) -> None:
         out.print("stopped the embedded PostgreSQL")
     else:
         out.print("the embedded PostgreSQL is not running")
+
+
+def web(
+    bind: str = typer.Option(None, "--bind", help="host:port to listen on (default: COPRODUCE_WEB_BIND)."),
+) -> None:
+    """Run the web app alone (for a deployment, behind a proxy that terminates TLS): sign-in and the
+    approvers' pages, at COPRODUCE_WEB_URL, against the configured PostgreSQL and Temporal."""
+    config = settings()
+    configure_logging(config)
+    address = bind or config.web_bind
+    public = config.web_url or f"http://{address}"
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        out.print(f"web app on {address} (public address {public}); Ctrl-C stops it", highlight=False)
+        await serve_web(config, public, stop, bind=address)
+
+    run(body)
