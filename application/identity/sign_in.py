@@ -23,11 +23,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+import aiosmtplib
+import structlog
+
 from ..errors import NotFound, UserError
 from ..mail import compose, send
 from ..services import Services
 from .actor import Actor
 from .store import Authentication, IdentityStore, normalise_code
+
+log = structlog.get_logger(__name__)
 
 INVITE_LIFETIME = timedelta(days=7)  # a facilitator's invitation: a card may take days to reach someone
 REQUESTED_LINK_LIFETIME = timedelta(minutes=15)
@@ -162,7 +167,10 @@ async def request_link(services: Services, email: str, address: str) -> None:
         if len(accounts) != 1:
             return  # unknown (or shared by several people: ask a facilitator for an invitation instead)
         token = await store.issue_link(accounts[0], "self", REQUESTED_LINK_LIFETIME)
-    await _mail_link(services, email, token, invited=False)
+    try:
+        await _mail_link(services, email, token, invited=False)
+    except (aiosmtplib.SMTPException, OSError, UserError) as exc:  # the page says the same either way
+        log.warning("a requested sign-in link could not be mailed", error=type(exc).__name__)
 
 
 # -- invitations ---------------------------------------------------------------------------------------
@@ -197,7 +205,13 @@ async def invite(
         code = await store.issue_code(account_id, str(actor), INVITE_LIFETIME)
     emailed = contact if email and "@" in contact else None
     if emailed is not None:
-        await _mail_link(services, emailed, token, invited=True)
+        try:
+            await _mail_link(services, emailed, token, invited=True)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise UserError(
+                f"the mail server did not take the invitation ({type(exc).__name__}); the code {code} works "
+                "all the same: print the card (--no-email --print card.pdf), or invite again when mail is back"
+            ) from None
     return Invitation(
         engagement_id, person_id, link_url(services, token), code, INVITE_LIFETIME.days, emailed
     )
