@@ -19,6 +19,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from application.audit.history import read_records
 from application.privacy.records import sealed_events
 from application.privacy.register import PeopleRegister
 from application.privacy.sealing import open_sealed
@@ -62,8 +63,9 @@ class EventLogActivities:
         except (ConcurrencyError, DuplicateEventError) as exc:
             # The stream is ahead of the workflow. When it is this workflow's own earlier attempt (its
             # task died after the commit), hand the stored events back for the workflow to adopt.
-            stored = await self.log.read_stream(
-                request.stream_id, after_version=request.expected_version or 0
+            # (read so that an entry that is not even a readable event is still seen, as a foreign one)
+            stored = await read_records(
+                self.log, request.stream_id, after_version=request.expected_version or 0
             )
             if request.expected_version is None or not stored:
                 # Events are missing: going on would make the workflow and the log disagree.

@@ -38,13 +38,21 @@ class Shown:
     labels: dict[str, str]
 
 
-async def shown(services: Services, engagement_id: str, *, personal_text: bool = True) -> Shown:
-    """The engagement's recorded history, personal text opened as far as this reader may."""
+async def shown(
+    services: Services,
+    engagement_id: str,
+    *,
+    personal_text: bool = True,
+    writers: list[Verifier] | None = None,
+) -> Shown:
+    """The engagement's recorded history, personal text opened as far as this reader may, its foreign
+    events marked by ``writers`` (default: the installation's writer keys)."""
+    trusted = trusted_writers(writers) if writers is not None else services.writers()
     async with services.reader_log() as log:
         seen = await disclosure.disclosure(
             log, services.database_url(), engagement_id, services.master_key(), personal_text=personal_text
         )
-        return Shown(await history.load(log, engagement_id, seen, services.writers()), seen.labels)
+        return Shown(await history.load(log, engagement_id, seen, trusted), seen.labels)
 
 
 async def timeline(
@@ -56,14 +64,41 @@ async def timeline(
 
 
 async def state_on(services: Services, engagement_id: str, as_of: datetime) -> EngagementStatus:
-    """The engagement exactly as it stood at ``as_of``: the fold of the log up to then, as a status."""
-    recorded = [item for item in (await shown(services, engagement_id)).history if item.foreign is None]
-    began = recorded[0].event.occurred_at
-    if began > as_of:
-        moment = as_of.date().isoformat() if as_of.time() == time.max else as_of.isoformat()
-        raise UserError(f"engagement {engagement_id} started on {began:%Y-%m-%d}, after {moment}")
+    """The engagement exactly as it stood at ``as_of``: the fold of the log up to then, as a status.
+
+    As the live workflow's status does, it says first of all when the log held, by then, an event the
+    engagement did not write that nobody had disowned (foreign events are never folded)."""
+    everything = (await shown(services, engagement_id)).history
+    recorded = [item for item in everything if item.foreign is None]
+    moment = as_of.date().isoformat() if as_of.time() == time.max else as_of.isoformat()
+    if not recorded:
+        first = history.foreign_events(everything)[0].record.position
+        raise UserError(
+            f"the log holds no event engagement {engagement_id} wrote, only events it did not write "
+            f"(the first at position {first}); see `coproduce audit verify`"
+        )
+    if recorded[0].event.occurred_at > as_of:
+        raise UserError(
+            f"engagement {engagement_id} started on {recorded[0].event.occurred_at:%Y-%m-%d}, after {moment}"
+        )
     version = sum(1 for item in recorded if item.event.occurred_at <= as_of)
-    return build_status(history.state_as_of(recorded, as_of), as_of, stream_version=version, lead="")
+    status = build_status(history.state_as_of(recorded, as_of), as_of, stream_version=version, lead="")
+    disowned = {
+        item.event.position: item.record.recorded_at
+        for item in recorded
+        if isinstance(item.event, EventDisowned) and item.event.occurred_at <= as_of
+    }
+    for item in history.foreign_events(everything):
+        record = item.record
+        there = record.recorded_at <= as_of or record.occurred_at <= as_of
+        if there and record.position not in disowned:
+            status.waiting_for.insert(
+                0,
+                f"the log holds an event this engagement did not write at position {record.position}; "
+                "see `coproduce audit verify`",
+            )
+            break
+    return status
 
 
 @dataclass(frozen=True)
@@ -119,7 +154,12 @@ async def verify(
                 f"note: the first {report.unsigned_before} events were written before writers signed events"
             )
     if engagement_id is not None:
-        recorded = (await shown(services, engagement_id)).history
+        try:
+            recorded = (await shown(services, engagement_id, writers=writer_keys)).history
+            history.state_as_of(recorded)
+        except history.UnreadableRecord as exc:
+            lines.append(f"engagement {engagement_id}: {exc}")
+            return Verification(lines, False)
         lines.append(
             f"engagement {engagement_id}: {len(recorded)} events, replayed to status "
             f"{history.state_as_of(recorded).status}"
@@ -205,16 +245,15 @@ async def export(
     personal_text: Literal["redacted", "included"] = "redacted",
 ) -> Exported:
     """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
-    checkpoint, the public key, a README for the auditor and the HTML report."""
+    checkpoint, the public keys (checkpoint and writers), a README for the auditor and the HTML report.
+
+    Nothing is signed unless the log verifies (chain, checkpoints, and every foreign event disowned)
+    and the engagement's events replay: an export that would fail leaves no checkpoint behind."""
     url = services.database_url()
-    report, note = await checkpoint_database(
-        url, signer, origin, role=WRITER_ROLE, **await _signing_checks(services)
-    )
-    if note is None:
-        raise UserError(f"the log does not verify, so it cannot be exported: {report.summary()}")
     included = personal_text == "included"
+    writer_keys = services.load_writer_verifiers()
+    writers = trusted_writers(writer_keys) if writer_keys is not None else None
     async with services.reader_log() as log:
-        size = report.size
         seen = await disclosure.disclosure(
             log, url, engagement_id, services.master_key(), personal_text=included
         )
@@ -223,8 +262,18 @@ async def export(
                 "this login or machine may not read personal text (no master key, or no access to the "
                 "people register), so it cannot be included; export with --personal-text redacted"
             )
+        # replay first: an engagement whose events cannot be read or replayed is refused before signing
+        history.state_as_of(await history.load(log, engagement_id, seen, writers))
+    signing = await _signing_checks(services)
+    report, note = await checkpoint_database(url, signer, origin, role=WRITER_ROLE, **signing)
+    if note is None:
+        raise UserError(f"the log does not verify, so it cannot be exported: {report.summary()}")
+    async with services.reader_log() as log:
+        size = report.size
         recorded = [
-            item for item in await history.load(log, engagement_id, seen) if item.record.position <= size
+            item
+            for item in await history.load(log, engagement_id, seen, writers)
+            if item.record.position <= size
         ]
         leaves = await _leaves(log, size)
     html = render_report(
@@ -238,6 +287,7 @@ async def export(
     bundle.write_bundle(
         out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
         note=note, signer=signer, origin=origin, report_html=html, personal=choice,
+        writers=writer_keys, writers_signed_from=report.unsigned_before + 1 if report.writers_checked else None,
     )  # fmt: skip
     return Exported(len(recorded), report.summary())
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -303,8 +304,52 @@ async def _first_inconsistent_position(conninfo: str, role: str | None) -> int |
             )
         else:
             query = _CONSISTENCY_SQL.format(copies="", source="eventlog.audit_events", copy_checks="")
-        row = await (await conn.execute(query)).fetchone()
+        try:
+            row = await (await conn.execute(query)).fetchone()
+        except psycopg.DataError:
+            # an entry the database cannot parse (not UTF-8 JSON, or a bad id, number or time in it)
+            return await _first_unparsable_position(conn, query)
         return row[0] if row else None
+
+
+async def _first_unparsable_position(conn: psycopg.AsyncConnection[Any], query: str) -> int | None:
+    """The first position at which the column check fails to parse an entry.
+
+    First one pass here for what is plainly broken (not UTF-8, not a JSON object); otherwise the
+    database itself says where: whether the check fails over positions 1..p only depends on those
+    rows, so a binary search over p with the same query finds the first one it cannot parse.
+    """
+    cur = conn.cursor(binary=True)
+    async for position, entry in cur.stream(
+        "SELECT position, entry FROM eventlog.audit_events ORDER BY position"
+    ):
+        try:
+            doc = json.loads(bytes(entry).decode("utf-8"), parse_constant=_refuse_constant)
+        except ValueError:
+            return int(position)
+        if not isinstance(doc, dict) or not isinstance(doc.get("metadata", {}), dict):
+            return int(position)
+    row = await (
+        await conn.execute("SELECT coalesce(max(position), 0) FROM eventlog.audit_events")
+    ).fetchone()
+    low, high = 1, int(row[0]) if row else 0
+    prefix = query.replace(
+        "FROM eventlog.audit_events e", "FROM eventlog.audit_events e WHERE e.position <= {}"
+    )
+    prefix = prefix.replace("FROM eventlog.events e", "FROM eventlog.events e WHERE e.position <= {}")
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            await conn.execute(prefix.format(middle))
+        except psycopg.DataError:
+            high = middle
+        else:
+            low = middle + 1
+    return high or None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 _READ_LOG = "SELECT position, entry, leaf_hash, chain_hash FROM eventlog.audit_events ORDER BY position"

@@ -11,9 +11,11 @@ metadata, so the hash chain covers it and an exported file carries it::
 It signs ``SIGNED_CONTEXT`` followed by the event's canonical bytes (RFC 8785) *without* the
 ``writer`` field, that is, the whole envelope: event id, stream, type, schema version, the time it
 occurred, the rest of the metadata and the payload. Anyone holding the writer's public key can check
-it, offline, from the stored bytes alone (``check_writer``): remove the ``writer`` field, canonicalise,
-verify. An event appended with the database login but without the key carries no valid signature,
-and every reader that checks can tell it is not the installation's own.
+it, offline, from the stored bytes alone (``check_writer``): the stored bytes must be canonical
+themselves (so no reader can see other content in them, say the first of a key given twice where
+this reader sees the last); remove the ``writer`` field, canonicalise, verify. An event appended with
+the database login but without the key carries no valid signature, and every reader that checks can
+tell it is not the installation's own.
 
 Keys are C2SP note keys, as for checkpoints (``checkpoint.Signer`` and ``Verifier``).
 """
@@ -66,6 +68,12 @@ def check_writer(entry: bytes, writers: Mapping[str, Verifier]) -> str | None:
         return "the event is not a readable JSON entry"
     if writer is None:
         return "it carries no writer signature"
+    try:
+        canonical = canonical_json(doc) == bytes(entry)
+    except ValueError:
+        canonical = False
+    if not canonical:  # e.g. a key given twice: readers that keep the first would see other content
+        return "its bytes are not canonical JSON (a repeated key, spaces, or escapes), so they are not what was signed"
     if not isinstance(writer, dict) or not isinstance(writer.get("key"), str):
         return "its writer signature is malformed"
     verifier = writers.get(writer["key"])
@@ -76,15 +84,15 @@ def check_writer(entry: bytes, writers: Mapping[str, Verifier]) -> str | None:
     except (binascii.Error, ValueError):
         return "its writer signature is malformed"
     del doc["metadata"][WRITER_FIELD]
-    try:
-        body = canonical_json(doc)
-    except ValueError:
-        return "the event is not canonical JSON"
+    body = canonical_json(doc)
     if not verifier.verify(SIGNED_CONTEXT + body, signature):
         return "its writer signature does not match its content"
     return None
 
 
+SIGNED_MARKER = b'"writer":{"key":'  # in the canonical bytes of every signed entry
+
+
 def is_signed(entry: bytes) -> bool:
     """Whether ``entry`` carries a writer signature at all (valid or not); cheap, no parsing."""
-    return b'"writer":{"key":' in entry
+    return SIGNED_MARKER in entry

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -67,8 +69,8 @@ from domain.events import (
 )
 from domain.events.incidents import EventDisowned
 from domain.state import apply
-from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent, Verifier
-from eventlog.writers import check_writer, is_signed
+from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent, UpcasterRegistry, Verifier
+from eventlog.writers import SIGNED_MARKER, check_writer, is_signed
 
 from ..errors import NotFound, UserError
 from .disclosure import Disclosure, relabel
@@ -109,23 +111,35 @@ def decode(
     records: Iterable[RecordedEvent],
     disclosure: Disclosure | None = None,
     writers: Mapping[str, Verifier] | None = None,
+    *,
+    stream_id: str | None = None,
+    signed_from: int | None = None,
 ) -> list[DecodedEvent]:
     """Pair each stored event with its domain event (upcast from older schema versions), its personal
     text opened as far as ``disclosure`` allows (withheld without one).
 
-    Foreign events are marked: those a later ``event_disowned`` names, and, when ``writers`` (trusted
-    writer keys by name) are given, those without a valid signature by one of them. Events before the
-    stream's first signed event were written before writers signed and are read as they are."""
+    Foreign events are marked: when ``writers`` (trusted writer keys by name) are given, those without
+    a valid signature by one of them; those an ``event_disowned`` names (with ``writers``, only one
+    they signed: a forged disowning must not hide a real event); and those whose bytes name another
+    stream than ``stream_id``. Events before ``signed_from`` (the log's first signed position; without
+    it, the stream's first signed event) were written before writers signed and are read as they are."""
     shown = disclosure or Disclosure()
     records = list(records)
-    disowned = _disowned(records)
     decoded = []
     signed_seen = False
+    checked: dict[int, str | None] = {}
     for record in records:
-        foreign = None
-        if writers is not None and (signed_seen or is_signed(record.entry)):
-            signed_seen = True
-            foreign = check_writer(record.entry, writers)
+        if signed_from is not None:
+            signed_seen = record.position >= signed_from
+        else:
+            signed_seen = signed_seen or is_signed(record.entry)
+        if writers is not None and signed_seen:
+            checked[record.position] = check_writer(record.entry, writers)
+    disowned = _disowned([r for r in records if checked.get(r.position) is None])
+    for record in records:
+        foreign = checked.get(record.position)
+        if foreign is None and stream_id is not None and record.stream_id != stream_id:
+            foreign = f"its bytes name another stream, {record.stream_id!r}"
         if foreign is None and record.position in disowned:
             foreign = "it was disowned as an event this engagement did not write"
         try:
@@ -141,12 +155,12 @@ def decode(
 
 
 def _disowned(records: list[RecordedEvent]) -> set[int]:
-    """Positions that ``event_disowned`` records in the stream name."""
+    """Positions that ``event_disowned`` records in the stream name (each one earlier than itself)."""
     found = set()
     for record in records:
         if record.type == EventDisowned.TYPE:
             position = record.payload.get("position")
-            if isinstance(position, int):
+            if isinstance(position, int) and position < record.position:
                 found.add(position)
     return found
 
@@ -167,14 +181,75 @@ async def load(
     disclosure: Disclosure | None = None,
     writers: Mapping[str, Verifier] | None = None,
 ) -> list[DecodedEvent]:
-    """Every event of one engagement, in order (foreign ones marked); a clear error when the log has none."""
-    history = decode(await log.read_stream(engagement_id), disclosure, writers)
+    """Every event of one engagement, in order (foreign ones marked); a clear error when the log has none.
+
+    With ``writers``, every event from the log's first signed one on must carry a valid signature: an
+    event appended later without one is foreign, even in a stream of its own that was never signed."""
+    signed_from = await first_signed_position(log) if writers is not None else None
+    records = await read_records(log, engagement_id)
+    history = decode(records, disclosure, writers, stream_id=engagement_id, signed_from=signed_from)
     if not history:
         raise NotFound(
             f"the event log has no engagement '{engagement_id}'; "
             "`coproduce engagement list` shows engagements, or check COPRODUCE_DATABASE_URL"
         )
     return history
+
+
+async def first_signed_position(log: EventLog) -> int | None:
+    """The log's first position whose entry carries a writer signature (None: none does yet). Events
+    before it were written before writers signed; nothing can be inserted before it later."""
+    async with log.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT min(position) FROM eventlog.audit_events WHERE position(%s::bytea IN entry) > 0",
+            (SIGNED_MARKER,),
+        )
+        row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+_READ_STREAM = (
+    "SELECT position, stream_version, recorded_at, entry, leaf_hash, chain_hash, event_id, event_type, "
+    "schema_version, occurred_at FROM eventlog.audit_events WHERE stream_id = %s AND stream_version > %s "
+    "ORDER BY stream_version"
+)
+
+
+async def read_records(log: EventLog, stream_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
+    """A stream's events (after ``after_version``) as ``EventLog.read_stream`` reads them, except that
+    an entry whose bytes are not a readable event (not JSON, fields missing or of the wrong kind: only
+    ever appended around the writers) is still returned, read from the columns the database keeps
+    beside it, with no payload and no metadata. Its writer check then says it is foreign."""
+    async with log.pool.connection() as conn:
+        rows = await (await conn.execute(_READ_STREAM, (stream_id, after_version))).fetchall()
+    return [_record(row, stream_id, log.upcasters) for row in rows]
+
+
+def _record(row: tuple[Any, ...], stream_id: str, upcasters: UpcasterRegistry | None) -> RecordedEvent:
+    position, version, recorded_at, entry, leaf, chain, event_id, event_type, schema_version, occurred = row
+    entry, stored = bytes(entry), {
+        "position": position, "stream_version": version, "recorded_at": recorded_at,
+        "leaf_hash": bytes(leaf), "chain_hash": bytes(chain),
+    }  # fmt: skip
+    try:
+        doc = json.loads(entry)
+        kind, schema, payload, metadata = doc["type"], doc["schema_version"], doc["payload"], doc["metadata"]
+        moment = datetime.fromisoformat(doc["occurred_at"])
+        if not (isinstance(kind, str) and isinstance(schema, int) and isinstance(payload, dict)):
+            raise TypeError("an event entry needs a type, a schema version and a payload object")
+        if not isinstance(metadata, dict) or not isinstance(doc["stream_id"], str) or moment.tzinfo is None:
+            raise TypeError("an event entry needs a stream id, metadata and an aware time")
+        if upcasters:
+            schema, payload = upcasters.upcast(kind, schema, payload)
+        return RecordedEvent(
+            **stored, entry=entry, stream_id=doc["stream_id"], event_id=uuid.UUID(doc["event_id"]), type=kind,
+            schema_version=schema, payload=payload, metadata=metadata, occurred_at=moment,
+        )  # fmt: skip
+    except (ValueError, TypeError, KeyError, AttributeError, DomainError):
+        return RecordedEvent(
+            **stored, entry=entry, stream_id=stream_id, event_id=event_id, type=event_type,
+            schema_version=schema_version, payload={}, metadata={}, occurred_at=occurred,
+        )  # fmt: skip
 
 
 def state_as_of(history: Iterable[DecodedEvent], as_of: datetime | None = None) -> EngagementState:

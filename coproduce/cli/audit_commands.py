@@ -22,13 +22,13 @@ from rich.text import Text
 
 from application import auditing
 from application.audit import bundle, history
-from workers.keys import checkpoint_signer, trusted_verifiers, writer_signer
+from workers.keys import checkpoint_signer, trusted_verifiers, trusted_writer_verifiers, writer_signer
 
-from .common import JsonOption, attempt, fail, out, print_json, run, services, settings
+from .common import Commands, JsonOption, attempt, fail, out, print_json, run, services, settings
 from .render import status_view
 
 audit_app = typer.Typer(
-    help="Replay, verify and export the decision history (auditors).", no_args_is_help=True
+    cls=Commands, help="Replay, verify and export the decision history (auditors).", no_args_is_help=True
 )
 
 AsOfOption = typer.Option(
@@ -120,6 +120,7 @@ def verify(
         help="A trusted writer's public key (from `coproduce audit key --writer`); may be repeated. "
         "Default: this installation's own.",
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Recompute every hash and the Merkle root, check signed checkpoints, and (for an engagement whose
     workflow is reachable) check the log against the workflow. Exit 0 only when everything holds."""
@@ -133,6 +134,7 @@ def verify(
     verifiers = attempt(lambda: trusted_verifiers(config, key))
     if notes and not verifiers:
         fail("no public key to check the checkpoint with; pass --key (from `coproduce audit key`)")
+    writers = attempt(lambda: trusted_writer_verifiers(config, writer_key)) if writer_key else None
     found = run(
         lambda: auditing.verify(
             services(),
@@ -141,11 +143,15 @@ def verify(
             verifiers=verifiers,
             origin=config.log_origin,
             columns=columns,
+            writers=writers,
         ),
         engagement_id,
     )
-    for line in found.lines:
-        out.print(line, highlight=False, markup=False)
+    if as_json:
+        print_json({"ok": found.ok, "lines": found.lines})
+    else:
+        for line in found.lines:
+            out.print(line, highlight=False, markup=False)
     if not found.ok:
         raise typer.Exit(1)
 
@@ -153,6 +159,7 @@ def verify(
 @audit_app.command("checkpoint")
 def checkpoint(
     out_file: Path = typer.Option(..., "--out", help="Where to write the signed checkpoint (a new file)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Verify the whole log, sign a checkpoint of it (size and Merkle root), store it, and write it to a
     file. Keep that file where the database's administrators cannot change it."""
@@ -168,7 +175,10 @@ def checkpoint(
     note = run(body)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(note)
-    size = note.split("\n")[1]
+    origin, size, root = note.split("\n")[:3]
+    if as_json:
+        print_json({"file": str(out_file), "origin": origin, "size": int(size), "root": root, "note": note})
+        return
     out.print(f"signed a checkpoint of {size} events: {out_file}")
 
 
@@ -177,6 +187,7 @@ def public_key(
     writer: bool = typer.Option(
         False, "--writer", help="The key that checks who wrote each event, instead of the checkpoint key."
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Print the public key that checks this installation's checkpoints and bundles (or, with --writer,
     the one that checks that each event was written by the installation itself)."""
@@ -188,6 +199,9 @@ def public_key(
         signer = attempt(lambda: checkpoint_signer(settings(), create=False))
         if signer is None:
             fail("there is no signing key yet; `coproduce audit checkpoint --out FILE` creates one")
+    if as_json:
+        print_json({"key": signer.verifier.key_string(), "kind": "writer" if writer else "checkpoint"})
+        return
     out.print(signer.verifier.key_string(), highlight=False, markup=False, soft_wrap=True)
 
 
@@ -201,6 +215,7 @@ def export(
         help="'redacted' (default): the report shows no reasons, notes or findings; 'included': it "
         "shows them as written (for an auditor entitled to see them). The events stay sealed either way.",
     ),
+    as_json: bool = JsonOption,
 ) -> None:
     """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
     checkpoint, the public key, a README for the auditor and the HTML report."""
@@ -222,6 +237,10 @@ def export(
         done = run(body, engagement_id)
     except bundle.BundleError as exc:
         fail(str(exc))
+    if as_json:
+        print_json({"engagement_id": engagement_id, "folder": str(out_dir), "events": done.events,
+                    "verification": done.verification})  # fmt: skip
+        return
     out.print(
         f"exported {done.events} events of {engagement_id} to {out_dir} ({done.verification})",
         highlight=False,
@@ -232,9 +251,25 @@ def export(
 def verify_bundle(
     folder: Path = typer.Argument(..., help="The bundle's folder."),
     key: list[str] = KeyOption,
+    writer_key: list[str] = typer.Option(
+        [],
+        "--writer-key",
+        help="A trusted writer's public key (from `coproduce audit key --writer`); may be repeated. "
+        "Default: the bundle's own writer-keys.txt.",
+    ),
+    as_json: bool = JsonOption,
 ) -> None:
-    """Check an evidence bundle offline (no database, no Temporal): every byte, every proof, the order."""
-    report = bundle.verify_bundle(folder, keys=key)
+    """Check an evidence bundle offline (no database, no Temporal): every byte, every proof, the order,
+    and who wrote each event."""
+    try:
+        keys = bundle.public_keys(key, "--key")
+        writers = bundle.public_keys(writer_key, "--writer-key")
+    except bundle.BundleKeyError as exc:
+        fail(str(exc))
+    report = bundle.verify_bundle(folder, keys=keys, writer_keys=writers)
+    if as_json:
+        print_json({"ok": report.ok, "summary": report.summary(), "notes": list(report.notes)})
+        raise typer.Exit(0 if report.ok else 1)
     out.print(report.summary(), highlight=False, markup=False)
     for note in report.notes:
         out.print(f"note: {note}", highlight=False, markup=False)

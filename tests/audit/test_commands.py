@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from application.audit.bundle import COVERED, SUMS, SUMS_SIGNATURE, verify_bundle
+from application.audit.bundle import COVERED, SUMS, SUMS_SIGNATURE, WRITER_KEYS, verify_bundle
+from eventlog import Signer
 from tests.eventlog.test_verify import _rewrite_everything, delete_stored_checkpoints
 from tests.session_keys import SESSION_KEYS
 
@@ -24,8 +25,11 @@ from .conftest import Year, tamper
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def audit(*args: str, url: str, state: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS}
+def audit(
+    *args: str, url: str, state: Path, timeout: float = 120, keys: frozenset[str] = SESSION_KEYS
+) -> subprocess.CompletedProcess[str]:
+    """``coproduce audit ARGS`` on the log at ``url``, with the session's secret keys among ``keys``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in keys}
     env.update(COPRODUCE_STATE_DIR=str(state), COPRODUCE_DATABASE_URL=url)
     return subprocess.run(
         [sys.executable, "-m", "coproduce", "audit", *args],
@@ -111,9 +115,23 @@ def test_a_whole_chain_rewrite_is_caught_by_a_checkpoint_file(
     )
     _rewrite_everything(year_copy, vote.record.position, '"approve"', '"object"')
     delete_stored_checkpoints(year_copy)
-    assert audit("verify", url=year_copy, state=state).returncode == 0  # self-consistent inside the database
-
-    caught = audit("verify", "--checkpoint", str(kept), "--key", key, url=year_copy, state=state)
+    # the rewritten vote no longer carries its writer's signature: the writer key (never in the database)
+    # catches the rewrite without any checkpoint
+    signed_by_writer = audit("verify", url=year_copy, state=state)
+    assert signed_by_writer.returncode == 1
+    assert (
+        f"FAILED at position {vote.record.position}: a foreign event, not written by this installation's "
+        "writers (its writer signature does not match its content)"
+    ) in signed_by_writer.stdout
+    # where no writer key is at hand, the rewritten chain is self-consistent inside the database ...
+    no_writer_key = SESSION_KEYS - {"COPRODUCE_WRITER_KEY"}
+    unchecked = audit("verify", url=year_copy, state=state, keys=no_writer_key)
+    assert unchecked.returncode == 0, unchecked.stdout
+    assert "writer signatures were not checked" in unchecked.stdout
+    # ... and the checkpoint kept elsewhere catches it
+    caught = audit(
+        "verify", "--checkpoint", str(kept), "--key", key, url=year_copy, state=state, keys=no_writer_key
+    )
     assert caught.returncode == 1
     assert "does not match the log" in caught.stdout and "rewritten" in caught.stdout
 
@@ -221,3 +239,100 @@ def test_the_proofs_alone_catch_reordering_removal_and_change(exported: tuple[Pa
     if changed != lines:
         problem = bundle.check_events(changed, meta, checkpoint, bundle.BundleReport())
         assert problem and "event 3 (position" in problem
+
+
+def _public(private_key: str) -> str:
+    return Signer.from_key_string(private_key).verifier.key_string()
+
+
+def test_a_bundle_carries_its_writer_keys_and_checks_who_wrote_every_event(
+    exported: tuple[Path, str], year: Year, state: Path
+) -> None:
+    folder, key = exported
+    writer = _public(os.environ["COPRODUCE_WRITER_KEY"])  # the session's writers (and the year's worker)
+    assert (folder / WRITER_KEYS).read_text() == writer + "\n"
+    assert WRITER_KEYS in (folder / SUMS).read_text()
+    meta = json.loads((folder / "proofs.json").read_text())
+    assert meta["writers_signed_from"] == 1  # every event of this log was signed
+
+    own = audit(
+        "verify-bundle", str(folder), "--key", key, url="postgresql://nowhere.invalid/none", state=state
+    )
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert "each event's writer was checked with the keys in writer-keys.txt" in own.stdout
+    given = audit(
+        "verify-bundle", str(folder), "--key", key, "--writer-key", writer, url="postgresql://nowhere.invalid/none",
+        state=state,
+    )  # fmt: skip
+    assert given.returncode == 0, given.stdout + given.stderr
+    assert (
+        f"OK: the bundle's {len(year.history)} events" in given.stdout
+        and "writer-keys.txt" not in given.stdout
+    )
+
+    stranger = Signer.generate("coproduce-tests/writer").verifier.key_string()
+    foreign = audit(
+        "verify-bundle", str(folder), "--key", key, "--writer-key", stranger, url="postgresql://nowhere.invalid/none",
+        state=state,
+    )  # fmt: skip
+    first = year.history[0].record.position
+    assert foreign.returncode == 1
+    assert foreign.stdout.startswith(
+        f"FAILED: event 1 (position {first}) was not written by the installation's writers (it is signed by key "
+        f"'coproduce-tests/writer+"
+    ), foreign.stdout
+    assert "Traceback" not in foreign.stdout + foreign.stderr
+
+
+def test_a_file_added_to_a_bundle_fails_it_by_name(
+    exported: tuple[Path, str], tmp_path: Path, state: Path
+) -> None:
+    folder, key = exported
+    added = _copy(folder, tmp_path, "added")
+    (added / "minutes-of-the-real-meeting.txt").write_text("what really happened")
+    done = audit(
+        "verify-bundle", str(added), "--key", key, url="postgresql://nowhere.invalid/none", state=state
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith(
+        "FAILED: the bundle holds minutes-of-the-real-meeting.txt, which SHA256SUMS does not list: it was added "
+        "after export, and nothing vouches for it"
+    ), done.stdout
+    (added / "minutes-of-the-real-meeting.txt").unlink()
+    (added / "extra").mkdir()
+    assert "the bundle holds extra, which SHA256SUMS does not list" in str(
+        verify_bundle(added, keys=[key]).problem
+    )
+
+
+@pytest.mark.parametrize("option", ["--key", "--writer-key"])
+def test_a_key_that_is_not_a_public_key_is_named_not_the_bundle(
+    exported: tuple[Path, str], state: Path, option: str
+) -> None:
+    folder, _ = exported
+    done = audit(
+        "verify-bundle", str(folder), option, "garbage", url="postgresql://nowhere.invalid/none", state=state
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (
+        f"error: {option} is not a public key (a verifier key looks like <name>+<8 hex digits>+<base64 key>); "
+        "`coproduce audit key` prints one"
+    )
+
+
+def test_a_bundle_from_before_writer_signatures_still_verifies(
+    exported: tuple[Path, str], tmp_path: Path, state: Path
+) -> None:
+    """Bundles are kept for years: one written before events were signed has no writer-keys.txt."""
+    folder, key = exported
+    older = _copy(folder, tmp_path, "older")
+    (older / WRITER_KEYS).unlink()
+    sums = "".join(line + "\n" for line in (older / SUMS).read_text().splitlines() if WRITER_KEYS not in line)
+    (older / SUMS).write_text(sums)
+    signer = Signer.from_key_string((state / "keys" / "checkpoint-signer.key").read_text())
+    (older / SUMS_SIGNATURE).write_text(signer.sign_line(sums))
+    report = verify_bundle(older, keys=[key])
+    assert report.ok, report.summary()
+    assert any("written before events were signed by their writers" in n for n in report.notes)
+    writer = _public(os.environ["COPRODUCE_WRITER_KEY"])
+    assert verify_bundle(older, keys=[key], writer_keys=[writer]).ok  # the signed events are checked

@@ -205,3 +205,47 @@ async def test_the_log_reads_the_same_streamed_in_chunks_or_in_pages(
     superuser_tamper(ten_events, "DELETE FROM eventlog.events WHERE position = 8")
     report = await verify_database(ten_events, batch_size=3)
     assert (report.ok, report.failed_position) == (False, 8)
+
+
+def superuser_insert(url: str, entry: bytes) -> int:
+    """A row a superuser INSERTs past ``eventlog.append()``, with the hashes verification expects:
+    leaf = SHA-256(0x00 || entry), chain = SHA-256(0x02 || int64 big-endian position || previous || leaf)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        last = conn.execute(
+            "SELECT position, chain_hash FROM eventlog.events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        assert last is not None
+        position = last[0] + 1
+        leaf = hashlib.sha256(b"\x00" + entry).digest()
+        chain = hashlib.sha256(b"\x02" + struct.pack(">q", position) + bytes(last[1]) + leaf).digest()
+        conn.execute(
+            "INSERT INTO eventlog.events (position, event_id, stream_id, stream_version, event_type, schema_version,"
+            " occurred_at, metadata, payload, entry, leaf_hash, chain_hash)"
+            " VALUES (%s, gen_random_uuid(), 'engagement-x', 1, 'session_held', 1, now(), '{}', '{}', %s, %s, %s)",
+            (position, entry, leaf, chain),
+        )
+    return position
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        b"\xff\xfe not even UTF-8",
+        b'{"type": "session_held", not json',
+        b'{"event_id": "not-a-uuid", "stream_id": "engagement-x", "type": "session_held", "schema_version": 1,'
+        b' "occurred_at": "2026-01-05T09:30:00+00:00", "metadata": {}, "payload": {}}',
+        b'{"event_id": "00000000-0000-0000-0000-000000000001", "stream_id": "engagement-x", "type": "session_held",'
+        b' "schema_version": 1, "occurred_at": "the fifth of January", "metadata": {}, "payload": {}}',
+    ],
+    ids=["not-utf8", "not-json", "bad-uuid", "bad-time"],
+)
+async def test_the_column_check_names_an_entry_the_database_cannot_parse(
+    ten_events: str, entry: bytes
+) -> None:
+    """The hashes are right (a superuser computed them), so only the column check and the writers can
+    tell; it names the position instead of failing on the database's parse error."""
+    position = superuser_insert(ten_events, entry)
+    assert (await verify_database(ten_events)).ok
+    for role in (None, AUDITOR_ROLE):
+        report = await verify_database(ten_events, check_columns=True, role=role)
+        assert (report.ok, report.failed_position) == (False, position), report.summary()
