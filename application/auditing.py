@@ -10,16 +10,28 @@ checkpoint or a bundle over a log that does not verify).
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, Literal
 
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.events import event_to_record
 from domain.events.incidents import EventDisowned
-from eventlog import WRITER_ROLE, EventLog, Signer, Verifier, checkpoint_database, verify_database
+from eventlog import (
+    WRITER_ROLE,
+    DuplicateEventError,
+    EventLog,
+    Signer,
+    Verifier,
+    checkpoint_database,
+    verify_database,
+)
 from eventlog.writers import check_writer, trusted_writers
+from workflows.contracts import EventToAppend
 from workflows.messages import EngagementStatus
 from workflows.status import build_status
 
@@ -27,6 +39,8 @@ from .audit import bundle, disclosure, history, live
 from .audit.report import render_report
 from .engagements import engagement_status
 from .errors import UserError
+from .identity import Actor
+from .privacy.records import sealed_events
 from .services import Services
 
 
@@ -300,3 +314,87 @@ async def _leaves(log: EventLog, size: int) -> list[bytes]:
             "SELECT leaf_hash FROM eventlog.audit_events WHERE position <= %s ORDER BY position", (size,)
         )
         return [bytes(row[0]) for row in await cur.fetchall()]
+
+
+INCIDENTS_STREAM = "incidents/log"  # "/" is in no engagement id: no engagement can be this stream
+DISOWN_NAMESPACE = uuid.UUID("0d6c1f0e-6a44-4d7e-9d3e-5b1f8f0a2c7d")  # ids of operators' disownings
+
+
+@dataclass(frozen=True)
+class Disowned:
+    position: int
+    stream_id: str
+    event_type: str
+    record_position: int | None  # where the disowning was recorded (None: an earlier attempt wrote it)
+
+
+async def disown(services: Services, actor: Actor, position: int, reason: str) -> Disowned:
+    """Disown a foreign event that no running engagement can disown itself (one in a completed
+    engagement's stream, or in a stream no engagement owns), so checkpoints and exports of the log can
+    go on; the event stays in the log, reported as foreign and disowned, for good. An engagement that
+    is still running disowns its own (``coproduce engagement disown``): it must also go on itself."""
+    if not reason.strip():
+        raise UserError("--reason is empty; say why this event is not the installation's (e.g. the incident)")
+    writers = services.writers()
+    if writers is None:
+        raise UserError(
+            "this machine has no writer key, so it cannot tell a foreign event; set COPRODUCE_WRITER_KEY"
+        )
+    async with services.writer_log() as log:
+        async with log.pool.connection() as conn:
+            row = await (
+                await conn.execute(
+                    "SELECT stream_id, entry FROM eventlog.audit_events WHERE position = %s", (position,)
+                )
+            ).fetchone()
+        if row is None:
+            raise UserError(f"the log has no event at position {position}")
+        stream_id, entry = row[0], bytes(row[1])
+        if check_writer(entry, writers) is None:
+            raise UserError(
+                f"the event at position {position} was written by this installation; only a foreign event "
+                "can be disowned (`coproduce audit verify` lists them)"
+            )
+        if position in await disowned_positions(services, writers):
+            raise UserError(f"the foreign event at position {position} was disowned already")
+        if await _runs(services, stream_id):
+            raise UserError(
+                f"engagement {stream_id} is running: disown it there, so that it goes on too "
+                f"(`coproduce engagement disown {stream_id} --position {position} --as ... --reason ...`)"
+            )
+        try:
+            parsed = json.loads(entry)
+            event_type, event_id = str(parsed.get("type", "unknown"))[:80], uuid.UUID(str(parsed["event_id"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            event_type, event_id = "unreadable", uuid.uuid5(DISOWN_NAMESPACE, f"event/{position}")
+        now = datetime.now(UTC)
+        record = EventDisowned(
+            occurred_at=now, position=position, event_id=event_id, event_type=event_type or "unknown",
+            disowned_by=actor.person_id, reason=reason,
+        )  # fmt: skip
+        kind, version, payload = event_to_record(record)
+        [sealed] = await sealed_events(
+            services.register_on(log),
+            INCIDENTS_STREAM,
+            [
+                EventToAppend(
+                    event_id=uuid.uuid5(DISOWN_NAMESPACE, str(position)), type=kind, schema_version=version,
+                    payload=payload, occurred_at=now, actor=actor.person_id,
+                    causation_id=f"disown:{position}", correlation_id=INCIDENTS_STREAM,
+                )
+            ],
+        )  # fmt: skip
+        try:
+            at: int | None = (await log.append(INCIDENTS_STREAM, [sealed], None)).positions[0]
+        except DuplicateEventError:
+            at = None
+    return Disowned(position, stream_id, event_type, at)
+
+
+async def _runs(services: Services, stream_id: str) -> bool:
+    """Whether ``stream_id`` is an engagement whose workflow is running (False when Temporal cannot say)."""
+    try:
+        described = await (await services.temporal()).get_workflow_handle(stream_id).describe()
+    except Exception:
+        return False
+    return described.status == WorkflowExecutionStatus.RUNNING

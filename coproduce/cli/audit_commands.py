@@ -24,7 +24,7 @@ from application import auditing
 from application.audit import bundle, history
 from workers.keys import checkpoint_signer, trusted_verifiers, trusted_writer_verifiers, writer_signer
 
-from .common import Commands, JsonOption, attempt, fail, out, print_json, run, services, settings
+from .common import Commands, JsonOption, attempt, fail, operator, out, print_json, run, services, settings
 from .render import status_view
 
 audit_app = typer.Typer(
@@ -275,3 +275,25 @@ def verify_bundle(
         out.print(f"note: {note}", highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("disown")
+def disown(
+    position: int = typer.Option(
+        ..., "--position", help="The foreign event's position (`audit verify` lists them)."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why it is not the installation's (the incident)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Disown a foreign event that no running engagement can disown itself (in a completed engagement,
+    or a stream no engagement owns), so checkpoints and exports can go on. It stays in the log, shown
+    as foreign and disowned, for good; who disowned it and why is recorded."""
+    done = run(lambda: auditing.disown(services(), operator(), position, reason))
+    if as_json:
+        print_json(vars(done))
+        return
+    out.print(
+        f"disowned the foreign event at position {done.position} ({done.event_type} in {done.stream_id}); "
+        "it stays in the log, reported as foreign and disowned",
+        highlight=False,
+    )

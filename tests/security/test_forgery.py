@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -631,5 +631,50 @@ def test_a_whole_engagement_forged_in_a_stream_of_its_own_is_foreign_throughout(
             assert f"FAILED at position {p}: a foreign event" in verified.stdout
         exported = clean(audit_on(forgery_stack, url, "export", "counterfeit", "--out", str(tmp_path / "b")))
         assert exported.returncode == 1 and f"FAILED at position {positions[0]}" in exported.stderr
+    finally:
+        database.drop_database(fuzz.admin_url, url)
+
+
+def test_an_operator_disowns_a_foreign_event_no_engagement_can_and_checkpoints_go_on(
+    forgery_stack: Stack, fuzz: Fuzz, tmp_path: Path
+) -> None:
+    """A forgery in a stream no engagement owns would block checkpoints of the whole log for good:
+    `coproduce audit disown` records who disowned it and why, and the log can be signed again, with
+    the event still reported as foreign."""
+    url = database.create_database(fuzz.admin_url, template=fuzz.template, prefix="fuzz")
+    try:
+        real = last_of(url, fuzz.engagement, "vote_cast")
+        [position] = forge(
+            url, "made-up", copied_vote(real, person="d2", choice="approve", at=datetime.now(UTC))
+        )
+        blocked = clean(audit_on(forgery_stack, url, "checkpoint", "--out", str(tmp_path / "c1.txt")))
+        assert blocked.returncode == 1 and f"at position {position}" in blocked.stderr
+        before = checkpoints(forgery_stack, url)
+
+        mine = clean(audit_on(forgery_stack, url, "disown", "--position", "1", "--reason", "testing"))
+        assert mine.returncode == 1
+        assert mine.stderr.strip() == (
+            "error: the event at position 1 was written by this installation; only a foreign event can be "
+            "disowned (`coproduce audit verify` lists them)"
+        )
+        empty = clean(audit_on(forgery_stack, url, "disown", "--position", str(position), "--reason", " "))
+        assert empty.returncode == 1 and "--reason is empty" in empty.stderr
+
+        done = clean(audit_on(
+            forgery_stack, url, "disown", "--position", str(position), "--reason", "Appended by a stolen login.",
+        ))  # fmt: skip
+        assert done.returncode == 0, done.output
+        assert f"disowned the foreign event at position {position} (vote_cast in made-up)" in done.stdout
+        again = clean(
+            audit_on(forgery_stack, url, "disown", "--position", str(position), "--reason", "again")
+        )
+        assert again.returncode == 1 and "was disowned already" in again.stderr
+
+        signed = clean(audit_on(forgery_stack, url, "checkpoint", "--out", str(tmp_path / "c2.txt")))
+        assert signed.returncode == 0, signed.output
+        assert checkpoints(forgery_stack, url) == before + 1
+        verified = clean(audit_on(forgery_stack, url, "verify"))
+        assert verified.returncode == 0, verified.output
+        assert f"note: position {position} is a foreign event" in verified.stdout
     finally:
         database.drop_database(fuzz.admin_url, url)
