@@ -64,8 +64,9 @@ async def shown(
     trusted = trusted_writers(writers) if writers is not None else services.writers()
     async with services.reader_log() as log:
         seen = await disclosure.disclosure(
-            log, services.database_url(), engagement_id, services.master_key(), personal_text=personal_text
-        )
+            log, services.database_url(), engagement_id, services.master_key(), personal_text=personal_text,
+            writers=trusted,
+        )  # fmt: skip
         return Shown(await history.load(log, engagement_id, seen, trusted), seen.labels)
 
 
@@ -269,7 +270,7 @@ async def export(
     writers = trusted_writers(writer_keys) if writer_keys is not None else None
     async with services.reader_log() as log:
         seen = await disclosure.disclosure(
-            log, url, engagement_id, services.master_key(), personal_text=included
+            log, url, engagement_id, services.master_key(), personal_text=included, writers=writers
         )
         if included and seen.keys is None:
             raise UserError(

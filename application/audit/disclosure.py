@@ -22,7 +22,8 @@ import psycopg
 from application.privacy.register import PeopleRegister, RegisterError, forgotten_stream
 from application.privacy.sealing import open_sealed
 from domain.events.people import PersonForgotten
-from eventlog import EventLog, RecordedEvent
+from eventlog import EventLog, RecordedEvent, Verifier
+from eventlog.writers import check_writer, is_signed
 
 
 @dataclass(slots=True)
@@ -53,10 +54,25 @@ def relabel(text: str, labels: Mapping[str, str]) -> str:
     return pattern.sub(lambda match: labels[match.group(1)], text)
 
 
-async def forgotten_people(log: EventLog, engagement_id: str) -> dict[str, PersonForgotten]:
-    """The people of an engagement who were forgotten, from the log (readable by auditors)."""
+async def forgotten_people(
+    log: EventLog, engagement_id: str, writers: Mapping[str, Verifier] | None = None
+) -> dict[str, PersonForgotten]:
+    """The people of an engagement who were forgotten, from the log (readable by auditors). With
+    ``writers``, only records the installation's writers signed count: a forged one labels nobody."""
     found: dict[str, PersonForgotten] = {}
     for record in await log.read_stream(forgotten_stream(engagement_id)):
+        if (
+            writers is not None
+            and is_signed(record.entry)
+            and check_writer(record.entry, writers) is not None
+        ):
+            continue
+        if (
+            writers is not None
+            and not is_signed(record.entry)
+            and record.position >= await _first_signed(log)
+        ):
+            continue
         if record.type == PersonForgotten.TYPE:
             payload = {**record.payload, "reason": "(not shown)"}
             forgotten = PersonForgotten.model_validate(payload)
@@ -90,12 +106,13 @@ async def disclosure(
     master_key: bytes | None,
     *,
     personal_text: bool = True,
+    writers: Mapping[str, Verifier] | None = None,
 ) -> Disclosure:
     """How ``engagement_id`` is shown to this reader (``master_key``: this machine's, None when it has
     none); ``personal_text=False`` withholds the text even from a reader who could open it (a redacted
-    export)."""
+    export); ``writers``: the trusted writer keys, when known (forged forgettings are ignored)."""
     forgotten, keys = await asyncio.gather(
-        forgotten_people(log, engagement_id),
+        forgotten_people(log, engagement_id, writers),
         register_keys(database_url, engagement_id, master_key) if personal_text else _none(),
     )
     return Disclosure(keys=keys, forgotten=forgotten)
@@ -103,3 +120,16 @@ async def disclosure(
 
 async def _none() -> None:
     return None
+
+
+async def _first_signed(log: EventLog) -> int:
+    """The position of the log's first signed event (events before it were written before writers
+    signed); one past the end when there is none."""
+    async with log.pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT min(position) FROM eventlog.audit_events WHERE position(%s in entry) > 0",
+                (b'"writer":{"key":',),
+            )
+        ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 2**62
