@@ -32,9 +32,8 @@ def sentence(exc: BaseException, engagement_id: str | None = None) -> str | None
     if isinstance(exc, UserError | PlanError | RegisterError | MigrationError):
         return str(exc)
     if isinstance(exc, WorkflowUpdateFailedError):
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        return message.removeprefix("ValueError: ")
+        cause = exc.cause  # the workflow refuses input with an ApplicationError whose message is the sentence
+        return cause.message if isinstance(cause, ApplicationError) else str(cause)
     if isinstance(exc, WorkflowAlreadyStartedError):
         return f"an engagement with id '{exc.workflow_id}' exists already; choose another id with --id"
     if isinstance(exc, RPCError):

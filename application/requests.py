@@ -1,7 +1,8 @@
 """Building a typed request from loose values, with one sentence when a value is wrong.
 
 Entrances parse what people type (options, form fields, files) into the workflow's message types; a
-value pydantic refuses becomes a ``UserError`` naming the field, never a multi-line report.
+value pydantic refuses becomes a ``UserError`` naming the field and saying what it must be
+(``domain.sentences``), never a multi-line report.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+
+from domain.sentences import validation_sentence
 
 from .errors import UserError
 
@@ -20,6 +23,4 @@ def request(cls: type[M], **values: Any) -> M:
     try:
         return cls(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"{where}: {first['msg']}") from None
+        raise UserError(validation_sentence(exc)) from None

@@ -28,7 +28,7 @@ from domain.pace_policy import PacePolicy
 from domain.people import Person, Role
 from domain.personal import personal_fields
 from domain.phases import Phase
-from domain.plan_checks import plan_problems
+from domain.plan_checks import FIRST_PLAN_DAY, LAST_PLAN_DAY, date_problem, plan_problems
 from domain.recognition_policy import RecognitionPolicy
 from domain.training import TrainingModule, TrainingPolicy
 from domain.vocabulary import Description, DomainModel, ShortText
@@ -132,6 +132,17 @@ class _PlanLoader(yaml.SafeLoader):
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_impossible_date(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML recognises but the calendar does not have (2025-02-30): kept as its text, so
+        that validating the plan names the field it is in ("starts_on: '2025-02-30' is not ...")."""
+        try:
+            return self.construct_yaml_timestamp(node)
+        except ValueError:
+            return str(node.value)
+
+
+_PlanLoader.add_constructor("tag:yaml.org,2002:timestamp", _PlanLoader.construct_impossible_date)
+
 
 def plan_from_yaml(text: str, source: str) -> Plan:
     """Validate a plan written as YAML. `source` names it in messages (usually the file name)."""
@@ -176,6 +187,11 @@ def _problem_from_pydantic(error: Any) -> PlanProblem:
         message = "is not a known field here (check the spelling)"
     elif kind == "string_pattern_mismatch":
         message = f"must be a lower-case id made of letters, digits, '-' and '_' (got {value!r})"
+    elif kind == "value_error":  # our own validators' sentences (no control characters, ...): no echo
+        message = str((error.get("ctx") or {}).get("error") or error["msg"]).removeprefix("Value error, ")
+    elif kind in ("date_parsing", "date_from_datetime_parsing") and isinstance(value, str):
+        detail = (error.get("ctx") or {}).get("error", "")
+        message = f"is not a date that exists{f' ({detail})' if detail else ''}; write it YYYY-MM-DD (got {value!r})"
     else:
         message = error["msg"][0].lower() + error["msg"][1:]
         if isinstance(value, str | int | float | bool) and kind not in ("string_too_long",):
@@ -259,9 +275,21 @@ def plan_rescheduled(plan: Plan, starts_on: date) -> Plan:
     try:
         ends_on = plan.ends_on + shift
     except OverflowError:
-        raise PlanError(
-            "the plan", [PlanProblem("starts_on", f"moved to {starts_on} it would end after the year 9999")]
-        ) from None
+        ends_on = date.max
+    for day in (starts_on, ends_on):
+        if date_problem(day) is not None:
+            raise PlanError(
+                "the plan",
+                [
+                    PlanProblem(
+                        "starts_on",
+                        f"moved to start on {starts_on.isoformat()}, the plan would end "
+                        f"{'after the year 9999' if ends_on == date.max else 'on ' + ends_on.isoformat()}; "
+                        f"choose a start date that keeps it within {FIRST_PLAN_DAY.isoformat()} to "
+                        f"{LAST_PLAN_DAY.isoformat()}",
+                    )
+                ],
+            )
     data = plan.model_dump()  # rebuilt and re-validated, so no cached lookup keeps the old dates
     data["starts_on"] = starts_on
     data["ends_on"] = ends_on

@@ -2,13 +2,14 @@
 
 Pydantic checks each field on its own; these checks look across fields: duplicate ids, unknown
 person/role/module/indicator/phase ids, a gate nobody in the plan can satisfy, a comfort threshold off
-the scale, a target equal to its baseline, and other mistakes a consultant would want caught before an
+the scale, a target equal to its baseline, a date centuries away, and other mistakes a consultant would want caught before an
 engagement starts rather than months into it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import PlanProblem
@@ -20,6 +21,22 @@ if TYPE_CHECKING:
     from domain.plan import Plan
 
 
+# The dates a plan may use. Engagements run for months, now: a date outside these is a typo (9999 for
+# 2025), and would start an engagement that never falls due, or overflow date arithmetic.
+FIRST_PLAN_DAY = date(2000, 1, 1)
+LAST_PLAN_DAY = date(2099, 12, 31)
+
+
+def date_problem(day: date) -> str | None:
+    """Why a plan may not use ``day`` (None: it may)."""
+    if FIRST_PLAN_DAY <= day <= LAST_PLAN_DAY:
+        return None
+    return (
+        f"{day.isoformat()} is not a plausible date for an engagement; use a date from "
+        f"{FIRST_PLAN_DAY.isoformat()} to {LAST_PLAN_DAY.isoformat()} (is the year a typo?)"
+    )
+
+
 def plan_problems(plan: Plan) -> list[PlanProblem]:
     """Everything wrong with `plan` across fields, in the order of the plan's sections."""
     problems: list[PlanProblem] = []
@@ -27,6 +44,9 @@ def plan_problems(plan: Plan) -> list[PlanProblem]:
     def add(path: str, message: str) -> None:
         problems.append(PlanProblem(path, message))
 
+    for path, day in (("starts_on", plan.starts_on), ("ends_on", plan.ends_on)):
+        if (problem := date_problem(day)) is not None:
+            add(path, problem)
     if plan.ends_on <= plan.starts_on:
         add("ends_on", f"must be after starts_on ({plan.starts_on.isoformat()})")
 
@@ -96,7 +116,9 @@ def plan_problems(plan: Plan) -> list[PlanProblem]:
             add(path, "give exactly one of at_end_of_phase or due_on")
         if milestone.at_end_of_phase is not None and milestone.at_end_of_phase not in phases:
             add(f"{path}.at_end_of_phase", f"unknown phase '{milestone.at_end_of_phase}'{_known(phases)}")
-        if milestone.due_on is not None and not plan.starts_on <= milestone.due_on <= plan.ends_on:
+        if milestone.due_on is not None and (problem := date_problem(milestone.due_on)) is not None:
+            add(f"{path}.due_on", problem)
+        elif milestone.due_on is not None and not plan.starts_on <= milestone.due_on <= plan.ends_on:
             add(f"{path}.due_on", f"{milestone.due_on.isoformat()} is outside the plan's dates")
 
     for i, area in enumerate(plan.decision_areas):

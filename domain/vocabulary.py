@@ -48,18 +48,34 @@ Direction = Literal["up", "down"]
 
 # Ids are short, lower-case slugs ("t07", "shared-decisions", "tenant_attendance"). People's ids must be
 # opaque: never build them from names, because ids travel in every event and every log line.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-EngagementId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
-Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+IDENTIFIER_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+ENGAGEMENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+EngagementId = Annotated[str, StringConstraints(pattern=ENGAGEMENT_ID_PATTERN)]
+Sha256Hex = Annotated[str, StringConstraints(pattern=SHA256_PATTERN)]
+# What each pattern asks for, in words: a refusal says this, never the regular expression.
+PATTERN_RULES: dict[str, str] = {
+    IDENTIFIER_PATTERN: "is not an id: use lower-case letters, digits, '-' and '_', up to 64 characters",
+    ENGAGEMENT_ID_PATTERN: "is not an engagement id: use letters, digits, '.', ':', '-' and '_', up to 128 characters",
+    SHA256_PATTERN: "is not a SHA-256 hash: use 64 lower-case hexadecimal digits",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _printable(value: str) -> str:
     """Text people read: no control characters (a NUL cannot even be stored; ESC would drive the
-    reader's terminal). Tabs and line breaks are fine."""
+    reader's terminal), and no lone UTF-16 surrogate (it is not a character, and cannot be stored as
+    UTF-8). Tabs and line breaks are fine."""
     found = _CONTROL.search(value)
     if found:
-        raise ValueError(f"contains the control character U+{ord(found.group()):04X}; remove it")
+        raise ValueError(f"contains the control character U+{ord(found.group()):04X} (remove it)")
+    found = _SURROGATE.search(value)
+    if found:
+        raise ValueError(
+            f"contains U+{ord(found.group()):04X}, half of a UTF-16 surrogate pair and no character (remove it)"
+        )
     return value
 
 

@@ -13,6 +13,10 @@ and positions) and the ``status`` query's answer (``EngagementStatus``: the enga
 names people by id and holds no free text). ``MarkingPayloadConverter`` marks exactly those types
 (metadata ``coproduce-public``), by their Python type, so no caller can mark anything else.
 
+An update's input is read with no type (its handler takes ``*inputs``) by ``InputJsonConverter``, which
+keeps what a plain JSON reading loses: a key given twice (``messages.read_json``), so that the workflow's
+validator can refuse it (the last value would win otherwise, silently).
+
 Search attributes are not payloads the codec sees: they must never hold personal data (they do not).
 ``codec_server`` serves ``/decode`` (and ``/encode``) for the Temporal web UI and CLI
 (``--codec-endpoint``), so people allowed to see decrypted payloads can.
@@ -28,10 +32,20 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.contrib.pydantic import (
+    PydanticJSONPlainPayloadConverter,
+    PydanticPayloadConverter,
+    pydantic_data_converter,
+)
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+    PayloadCodec,
+)
 
-from workflows.messages import EngagementStatus, UpdateResult
+from workflows.messages import EngagementStatus, UpdateResult, read_json
 
 from .keys import payload_keys
 from .settings import Settings
@@ -45,8 +59,29 @@ PUBLIC = "coproduce-public"
 PUBLIC_TYPES: tuple[type, ...] = (UpdateResult, EngagementStatus)
 
 
+class InputJsonConverter(PydanticJSONPlainPayloadConverter):
+    """Pydantic's JSON converter, except for JSON read with no type (an update's inputs): that is read
+    by ``read_json``, which remembers keys given twice."""
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        if type_hint is None:
+            return read_json(payload.data)
+        return super().from_payload(payload, type_hint)
+
+
 class MarkingPayloadConverter(PydanticPayloadConverter):
-    """The pydantic payload converter, marking the payloads of ``PUBLIC_TYPES`` to be left unencrypted."""
+    """The pydantic payload converter, marking the payloads of ``PUBLIC_TYPES`` to be left unencrypted,
+    and reading untyped JSON with ``InputJsonConverter``."""
+
+    def __init__(self) -> None:
+        json_converter = InputJsonConverter()
+        CompositePayloadConverter.__init__(
+            self,
+            *(
+                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            ),
+        )
 
     def to_payloads(self, values: Sequence[Any]) -> list[Payload]:
         payloads = super().to_payloads(values)

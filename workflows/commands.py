@@ -41,6 +41,7 @@ from domain.events import (
 from domain.events.incidents import EventDisowned
 from domain.plan import plan_diff, plan_pseudonymised, plan_sha256
 from domain.rules.eligibility import vote_refusal
+from domain.sentences import validation_sentence
 from domain.state import apply
 from domain.training import authorisation_expires_at
 
@@ -53,15 +54,12 @@ class CommandRefused(DomainError):
 
 
 def _make(cls: type[Event], **values: Any) -> Event:
-    """Build an event, turning pydantic's complaint into one sentence for the person who sent it."""
+    """Build an event, turning pydantic's complaint into one sentence for the person who sent it
+    (naming the fields, which are the input's own: ``note``, ``reason``, ...)."""
     try:
         return cls(**values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or cls.__name__}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        raise CommandRefused(f"{cls.model_fields['type'].default}: {problems}") from None
+        raise CommandRefused(validation_sentence(exc)) from None
 
 
 def _current_phase(state: EngagementState, phase_id: str | None) -> str:
@@ -87,7 +85,9 @@ def record_assessment(state: EngagementState, msg: m.RecordAssessment, now: date
     try:
         oric = OricScores.from_items(msg.commitment_items, msg.efficacy_items, msg.respondents)
     except ValidationError as exc:
-        raise CommandRefused(f"ORIC scores: {exc.errors()[0]['msg']} (each item is 1 to 5)") from None
+        raise CommandRefused(
+            f"ORIC scores: {validation_sentence(exc, first_only=True)} (each item is 1 to 5)"
+        ) from None
     return [
         _make(
             AssessmentRecorded,

@@ -1,10 +1,12 @@
 """``EngagementWorkflow``: one co-production engagement, for as long as it runs, on Temporal.
 
 The workflow's state is the fold of the engagement's domain events; nothing else decides. Every human
-input is an update: its validator builds the events the input would record and applies them to a copy
-of the state, so bad input is refused with the domain's own sentence and leaves nothing in the history
-or the log. An accepted update appends its events (and whatever follows from them: a gate passing, the
-next phase starting) through one local activity, with event ids made deterministically here, and returns only
+input is an update: its validator reads the input into its message strictly (``messages.read_input``),
+builds the events the input would record and applies them to a copy of the state, so bad input, from a
+missing field to a vote that could not count, is refused with one sentence (a non-retryable
+``ApplicationError`` of type ``InputRefused``) and leaves nothing in the history or the log. An
+accepted update appends its events (and whatever follows from them: a gate passing, the next phase
+starting) through one local activity, with event ids made deterministically here, and returns only
 once they are durable in PostgreSQL. Between inputs the workflow sleeps on a durable timer until the
 next thing falls due (a check-in round, a milestone, an escalation, an authorisation expiring).
 
@@ -16,20 +18,22 @@ after handlers finish, when Temporal suggests it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.engagement import EMPTY_STATE, EngagementState
-    from domain.errors import DomainError
+    from domain.errors import DomainError, ImpossibleEvent
     from domain.events import EngagementStarted, Event, event_from_record, event_to_record
     from domain.plan import plan_pseudonymised, plan_sha256
+    from domain.sentences import shown
     from domain.state import apply
     from workflows.contracts import (
         APPEND_EVENTS,
@@ -63,8 +67,23 @@ PATCH_TIMERS_NEVER_CANCELLED = "timers-never-cancelled"
 MessageT = TypeVar("MessageT", bound=m.Message)
 
 
+Builder = Callable[[EngagementState, Any, datetime], list[Event]]
+INPUT_REFUSED = "InputRefused"  # the error type of a validator's refusal
+
+
 class UpdateRefused(ApplicationError):
     """An update's input was refused after it was accepted (the state moved on in between)."""
+
+
+def _refusal(sentence: str) -> ApplicationError:
+    """A validator's refusal: one sentence, never retried (sending the same input again cannot help)."""
+    return ApplicationError(sentence, type=INPUT_REFUSED, non_retryable=True)
+
+
+def _reason(exc: DomainError) -> str:
+    """What a person is told: an impossible event's reason, without the event type and time that
+    its message starts with for replays (``pace_overridden at 2026-...Z: ...``)."""
+    return exc.reason if isinstance(exc, ImpossibleEvent) else str(exc)
 
 
 class ForeignEventFound(Exception):
@@ -121,7 +140,7 @@ class EngagementWorkflow:
             try:
                 commands.dry_run(self.state, [self.starting])
             except DomainError as exc:  # refuse a bad start clearly; never retry it for ever
-                raise ApplicationError(str(exc), type="BadStart", non_retryable=True) from None
+                raise ApplicationError(_reason(exc), type="BadStart", non_retryable=True) from None
             async with self.lock:
                 try:
                     await self._record(
@@ -354,27 +373,37 @@ class EngagementWorkflow:
             self.indexed = values
 
     # -- updates: one generic path ---------------------------------------------------------------------
-    def _validate(
-        self, build: Callable[[EngagementState, Any, datetime], list[Event]], msg: m.Message
-    ) -> None:
+    # Each update takes its inputs as the payload converter reads them with no type (``*inputs``), and
+    # reads its one message from them itself (``m.read_input``): so a missing, extra, malformed or
+    # wrongly typed input is refused by the validator with one sentence, like any other bad input,
+    # rather than by the SDK's argument decoding with a report meant for programmers. Callers still
+    # send the typed message through the typed references (``UPDATES``).
+    def _validate(self, build: Builder, cls: type[MessageT], inputs: tuple[Any, ...]) -> None:
+        """Refuse bad input with a non-retryable ``ApplicationError`` whose message is one sentence."""
         update = workflow.current_update_info()
         if update is not None and update.id in self.seen:
             return  # a retry of an update this engagement already recorded: it gets the first result
+        try:
+            msg = m.read_input(cls, _update_name(cls), inputs)
+        except m.InputRefused as exc:
+            raise _refusal(str(exc)) from None
         if self.foreign and not isinstance(msg, m.DisownEvent):
-            raise ValueError(self._foreign_sentence())
+            raise _refusal(self._foreign_sentence())
         try:
             state = self.state if self.starting is None else apply(self.state, self.starting)
             commands.dry_run(state, build(state, msg, workflow.now()))
         except DomainError as exc:
-            raise ValueError(str(exc)) from None
+            raise _refusal(_reason(exc)) from None
 
-    async def _handle(
-        self, build: Callable[[EngagementState, Any, datetime], list[Event]], msg: m.Message
-    ) -> m.UpdateResult:
+    async def _handle(self, build: Builder, cls: type[MessageT], inputs: tuple[Any, ...]) -> m.UpdateResult:
         info = workflow.current_update_info()
         update_id = info.id if info else str(workflow.uuid4())
         if update_id in self.seen:
             return self.seen[update_id]
+        try:  # laxly: the validator checked new input strictly; history may hold what older code took
+            msg = m.read_input(cls, _update_name(cls), inputs, strict=False)
+        except m.InputRefused as exc:
+            raise UpdateRefused(str(exc), type=INPUT_REFUSED, non_retryable=True) from None
         await workflow.wait_condition(lambda: self.starting is None)
         async with self.lock:
             while True:  # again only when the log held events this workflow had not seen (adopted)
@@ -386,7 +415,7 @@ class EngagementWorkflow:
                     events = build(self.state, msg, now)
                     after = commands.dry_run(self.state, events)
                 except DomainError as exc:  # the state moved on since the validator ran
-                    raise UpdateRefused(str(exc), type="UpdateRefused", non_retryable=True) from None
+                    raise UpdateRefused(_reason(exc), type="UpdateRefused", non_retryable=True) from None
                 actor = commands.actor_of(msg)
                 after, follow_ups = self._follow_ups(after, now)
                 chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in follow_ups]
@@ -411,140 +440,166 @@ class EngagementWorkflow:
 
     # -- the updates ----------------------------------------------------------------------------------
     @workflow.update(name="record_assessment")
-    async def record_assessment(self, msg: m.RecordAssessment) -> m.UpdateResult:
-        return await self._handle(commands.record_assessment, msg)
+    async def record_assessment(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordAssessment``."""
+        return await self._handle(commands.record_assessment, m.RecordAssessment, inputs)
 
     @record_assessment.validator
-    def _v_record_assessment(self, msg: m.RecordAssessment) -> None:
-        self._validate(commands.record_assessment, msg)
+    def _v_record_assessment(self, *inputs: Any) -> None:
+        self._validate(commands.record_assessment, m.RecordAssessment, inputs)
 
     @workflow.update(name="agree_evaluation_strategy")
-    async def agree_evaluation_strategy(self, msg: m.AgreeEvaluationStrategy) -> m.UpdateResult:
-        return await self._handle(commands.agree_evaluation_strategy, msg)
+    async def agree_evaluation_strategy(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``AgreeEvaluationStrategy``."""
+        return await self._handle(commands.agree_evaluation_strategy, m.AgreeEvaluationStrategy, inputs)
 
     @agree_evaluation_strategy.validator
-    def _v_agree_evaluation_strategy(self, msg: m.AgreeEvaluationStrategy) -> None:
-        self._validate(commands.agree_evaluation_strategy, msg)
+    def _v_agree_evaluation_strategy(self, *inputs: Any) -> None:
+        self._validate(commands.agree_evaluation_strategy, m.AgreeEvaluationStrategy, inputs)
 
     @workflow.update(name="record_session")
-    async def record_session(self, msg: m.RecordSession) -> m.UpdateResult:
-        return await self._handle(commands.record_session, msg)
+    async def record_session(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordSession``."""
+        return await self._handle(commands.record_session, m.RecordSession, inputs)
 
     @record_session.validator
-    def _v_record_session(self, msg: m.RecordSession) -> None:
-        self._validate(commands.record_session, msg)
+    def _v_record_session(self, *inputs: Any) -> None:
+        self._validate(commands.record_session, m.RecordSession, inputs)
 
     @workflow.update(name="record_training")
-    async def record_training(self, msg: m.RecordTraining) -> m.UpdateResult:
-        return await self._handle(commands.record_training, msg)
+    async def record_training(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordTraining``."""
+        return await self._handle(commands.record_training, m.RecordTraining, inputs)
 
     @record_training.validator
-    def _v_record_training(self, msg: m.RecordTraining) -> None:
-        self._validate(commands.record_training, msg)
+    def _v_record_training(self, *inputs: Any) -> None:
+        self._validate(commands.record_training, m.RecordTraining, inputs)
 
     @workflow.update(name="record_measurement")
-    async def record_measurement(self, msg: m.RecordMeasurement) -> m.UpdateResult:
-        return await self._handle(commands.record_measurement, msg)
+    async def record_measurement(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordMeasurement``."""
+        return await self._handle(commands.record_measurement, m.RecordMeasurement, inputs)
 
     @record_measurement.validator
-    def _v_record_measurement(self, msg: m.RecordMeasurement) -> None:
-        self._validate(commands.record_measurement, msg)
+    def _v_record_measurement(self, *inputs: Any) -> None:
+        self._validate(commands.record_measurement, m.RecordMeasurement, inputs)
 
     @workflow.update(name="record_check_in")
-    async def record_check_in(self, msg: m.RecordCheckIn) -> m.UpdateResult:
-        return await self._handle(commands.record_check_in, msg)
+    async def record_check_in(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordCheckIn``."""
+        return await self._handle(commands.record_check_in, m.RecordCheckIn, inputs)
 
     @record_check_in.validator
-    def _v_record_check_in(self, msg: m.RecordCheckIn) -> None:
-        self._validate(commands.record_check_in, msg)
+    def _v_record_check_in(self, *inputs: Any) -> None:
+        self._validate(commands.record_check_in, m.RecordCheckIn, inputs)
 
     @workflow.update(name="add_participant")
-    async def add_participant(self, msg: m.AddParticipant) -> m.UpdateResult:
-        return await self._handle(commands.add_participant, msg)
+    async def add_participant(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``AddParticipant``."""
+        return await self._handle(commands.add_participant, m.AddParticipant, inputs)
 
     @add_participant.validator
-    def _v_add_participant(self, msg: m.AddParticipant) -> None:
-        self._validate(commands.add_participant, msg)
+    def _v_add_participant(self, *inputs: Any) -> None:
+        self._validate(commands.add_participant, m.AddParticipant, inputs)
 
     @workflow.update(name="widen_cohort")
-    async def widen_cohort(self, msg: m.WidenCohort) -> m.UpdateResult:
-        return await self._handle(commands.widen_cohort, msg)
+    async def widen_cohort(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``WidenCohort``."""
+        return await self._handle(commands.widen_cohort, m.WidenCohort, inputs)
 
     @widen_cohort.validator
-    def _v_widen_cohort(self, msg: m.WidenCohort) -> None:
-        self._validate(commands.widen_cohort, msg)
+    def _v_widen_cohort(self, *inputs: Any) -> None:
+        self._validate(commands.widen_cohort, m.WidenCohort, inputs)
 
     @workflow.update(name="amend_plan")
-    async def amend_plan(self, msg: m.AmendPlan) -> m.UpdateResult:
-        return await self._handle(commands.amend_plan, msg)
+    async def amend_plan(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``AmendPlan``."""
+        return await self._handle(commands.amend_plan, m.AmendPlan, inputs)
 
     @amend_plan.validator
-    def _v_amend_plan(self, msg: m.AmendPlan) -> None:
-        self._validate(commands.amend_plan, msg)
+    def _v_amend_plan(self, *inputs: Any) -> None:
+        self._validate(commands.amend_plan, m.AmendPlan, inputs)
 
     @workflow.update(name="decide_gate")
-    async def decide_gate(self, msg: m.DecideGate) -> m.UpdateResult:
-        return await self._handle(commands.decide_gate, msg)
+    async def decide_gate(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``DecideGate``."""
+        return await self._handle(commands.decide_gate, m.DecideGate, inputs)
 
     @decide_gate.validator
-    def _v_decide_gate(self, msg: m.DecideGate) -> None:
-        self._validate(commands.decide_gate, msg)
+    def _v_decide_gate(self, *inputs: Any) -> None:
+        self._validate(commands.decide_gate, m.DecideGate, inputs)
 
     @workflow.update(name="override_hold")
-    async def override_hold(self, msg: m.OverrideHold) -> m.UpdateResult:
-        return await self._handle(commands.override_hold, msg)
+    async def override_hold(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``OverrideHold``."""
+        return await self._handle(commands.override_hold, m.OverrideHold, inputs)
 
     @override_hold.validator
-    def _v_override_hold(self, msg: m.OverrideHold) -> None:
-        self._validate(commands.override_hold, msg)
+    def _v_override_hold(self, *inputs: Any) -> None:
+        self._validate(commands.override_hold, m.OverrideHold, inputs)
 
     @workflow.update(name="record_contribution")
-    async def record_contribution(self, msg: m.RecordContribution) -> m.UpdateResult:
-        return await self._handle(commands.record_contribution, msg)
+    async def record_contribution(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordContribution``."""
+        return await self._handle(commands.record_contribution, m.RecordContribution, inputs)
 
     @record_contribution.validator
-    def _v_record_contribution(self, msg: m.RecordContribution) -> None:
-        self._validate(commands.record_contribution, msg)
+    def _v_record_contribution(self, *inputs: Any) -> None:
+        self._validate(commands.record_contribution, m.RecordContribution, inputs)
 
     @workflow.update(name="record_recognition")
-    async def record_recognition(self, msg: m.RecordRecognition) -> m.UpdateResult:
-        return await self._handle(commands.record_recognition, msg)
+    async def record_recognition(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordRecognition``."""
+        return await self._handle(commands.record_recognition, m.RecordRecognition, inputs)
 
     @record_recognition.validator
-    def _v_record_recognition(self, msg: m.RecordRecognition) -> None:
-        self._validate(commands.record_recognition, msg)
+    def _v_record_recognition(self, *inputs: Any) -> None:
+        self._validate(commands.record_recognition, m.RecordRecognition, inputs)
 
     @workflow.update(name="change_rung")
-    async def change_rung(self, msg: m.ChangeRung) -> m.UpdateResult:
-        return await self._handle(commands.change_rung, msg)
+    async def change_rung(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``ChangeRung``."""
+        return await self._handle(commands.change_rung, m.ChangeRung, inputs)
 
     @change_rung.validator
-    def _v_change_rung(self, msg: m.ChangeRung) -> None:
-        self._validate(commands.change_rung, msg)
+    def _v_change_rung(self, *inputs: Any) -> None:
+        self._validate(commands.change_rung, m.ChangeRung, inputs)
 
     @workflow.update(name="pause")
-    async def pause(self, msg: m.Pause) -> m.UpdateResult:
-        return await self._handle(commands.pause, msg)
+    async def pause(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``Pause``."""
+        return await self._handle(commands.pause, m.Pause, inputs)
 
     @pause.validator
-    def _v_pause(self, msg: m.Pause) -> None:
-        self._validate(commands.pause, msg)
+    def _v_pause(self, *inputs: Any) -> None:
+        self._validate(commands.pause, m.Pause, inputs)
 
     @workflow.update(name="resume")
-    async def resume(self, msg: m.Resume) -> m.UpdateResult:
-        return await self._handle(commands.resume, msg)
+    async def resume(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``Resume``."""
+        return await self._handle(commands.resume, m.Resume, inputs)
 
     @resume.validator
-    def _v_resume(self, msg: m.Resume) -> None:
-        self._validate(commands.resume, msg)
+    def _v_resume(self, *inputs: Any) -> None:
+        self._validate(commands.resume, m.Resume, inputs)
 
     @workflow.update(name="disown_event")
-    async def disown_event(self, msg: m.DisownEvent) -> m.UpdateResult:
-        return await self._handle(self._disowning, msg)
+    async def disown_event(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``DisownEvent``."""
+        return await self._handle(self._disowning, m.DisownEvent, inputs)
 
     @disown_event.validator
-    def _v_disown_event(self, msg: m.DisownEvent) -> None:
-        self._validate(self._disowning, msg)
+    def _v_disown_event(self, *inputs: Any) -> None:
+        self._validate(self._disowning, m.DisownEvent, inputs)
+
+    @workflow.update(dynamic=True)
+    async def unknown_update(self, name: str, inputs: Sequence[RawValue]) -> None:
+        """Any other update name: refused by its validator, so this never runs."""
+        raise _refusal(_no_such_update(name))
+
+    @unknown_update.validator
+    def _v_unknown_update(self, name: str, inputs: Sequence[RawValue]) -> None:
+        raise _refusal(_no_such_update(name))
 
     def _disowning(self, state: EngagementState, msg: m.DisownEvent, now: datetime) -> list[Event]:
         return commands.disown_event(state, msg, now, self.foreign.get(msg.position))
@@ -594,3 +649,18 @@ def _foreign_events(error: ActivityError) -> list[ForeignEvent]:
     if not isinstance(cause, ApplicationError) or cause.type != FOREIGN_EVENT_ERROR:
         return []
     return [ForeignEvent.model_validate(detail) for detail in cause.details]
+
+
+def _no_such_update(name: str) -> str:
+    """The sentence for an update name the workflow does not have, with the nearest it does have."""
+    names = sorted(update._defn.name or "" for update in UPDATES.values())
+    nearest = difflib.get_close_matches(name, names, n=1)
+    if nearest:
+        return f"there is no update {shown(name)}; did you mean '{nearest[0]}'?"
+    return f"there is no update {shown(name)}; the updates are {', '.join(names)}"
+
+
+def _update_name(cls: type[m.Message]) -> str:
+    """The name of the update being validated or handled, for its refusals."""
+    info = workflow.current_update_info()
+    return info.name if info is not None else cls.__name__

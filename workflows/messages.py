@@ -6,18 +6,23 @@ stock ``temporal`` CLI, for example::
     temporal workflow update execute --workflow-id eng-42 --name decide_gate \\
         --input '{"person_id": "t01", "phase_id": "training", "choice": "approve"}'
 
-Unknown fields are refused (a typo must not be silently ignored). People are named by their opaque id
-from the plan. Who acts is ``by`` where a message has it (the facilitator recording a session or a
-training, the person pausing); a vote and a check-in are the act of their ``person_id`` themselves;
-the evaluation strategy and a ladder move are agreed by everyone in ``agreed_by``.
+Unknown fields are refused (a typo must not be silently ignored), and so is a key given twice; every
+field is strict: ``true`` is not a comfort of 1, ``"4"`` is not 4, ``4.5`` is not a whole number (lists
+stand for tuples, as JSON has no tuples). People are named by their opaque id from the plan. Who acts
+is ``by`` where a message has it (the facilitator recording a session or a training, the person
+pausing); a vote and a check-in are the act of their ``person_id`` themselves; the evaluation strategy
+and a ladder move are agreed by everyone in ``agreed_by``. ``read_input`` reads an update's message
+from what the worker received, refusing anything else with one sentence.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, Strict, ValidationError
 
 from domain.engagement import EngagementState
 from domain.events.gates import VoteChoice
@@ -26,6 +31,7 @@ from domain.rules.indicators import IndicatorProgress
 from domain.rules.ladder import LadderPosition
 from domain.rules.pace import PaceCheck
 from domain.rules.schedule import DueItem
+from domain.sentences import shown, validation_sentence
 from domain.vocabulary import (
     ActivityType,
     Cohort,
@@ -37,6 +43,9 @@ from domain.vocabulary import (
 from workflows.contracts import ForeignEvent
 
 OricItem = float
+T = TypeVar("T")
+# A sequence in a message: a JSON list, or a list or tuple in Python, of strictly checked items.
+Items = Annotated[tuple[T, ...], Strict(False)]
 
 
 # Free text in a message is taken as sent and checked when the domain event is made (length, no control
@@ -45,7 +54,7 @@ FreeText = str
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
 # -- starting --------------------------------------------------------------------------------------------
@@ -99,19 +108,19 @@ class RecordAssessment(Message):
     what_worked: FreeText
     what_did_not_work: FreeText
     approach_to_change: FreeText
-    commitment_items: tuple[OricItem, ...] = Field(min_length=5, max_length=5)
-    efficacy_items: tuple[OricItem, ...] = Field(min_length=7, max_length=7)
+    commitment_items: Items[OricItem] = Field(min_length=5, max_length=5)
+    efficacy_items: Items[OricItem] = Field(min_length=7, max_length=7)
     respondents: PositiveInt | None = None
 
 
 class AgreeEvaluationStrategy(Message):
-    agreed_by: tuple[Identifier, ...] = Field(min_length=1)
+    agreed_by: Items[Identifier] = Field(min_length=1)
 
 
 class RecordSession(Message):
     by: Identifier
     activity_type: ActivityType
-    attendee_ids: tuple[Identifier, ...] = Field(min_length=1)
+    attendee_ids: Items[Identifier] = Field(min_length=1)
     duration_minutes: PositiveInt
     phase_id: Identifier | None = None  # the current phase when left out
     activity_id: Identifier | None = None
@@ -145,7 +154,7 @@ class AddParticipant(Message):
     by: Identifier
     person_id: Identifier
     constituency: Constituency
-    roles: tuple[Identifier, ...] = ()
+    roles: Items[Identifier] = ()
     cohort: Cohort = "initial"
 
 
@@ -192,7 +201,7 @@ class RecordRecognition(Message):
 class ChangeRung(Message):
     area_id: Identifier
     to_rung: Rung
-    agreed_by: tuple[Identifier, ...] = Field(min_length=1)
+    agreed_by: Items[Identifier] = Field(min_length=1)
 
 
 class Pause(Message):
@@ -211,6 +220,106 @@ class DisownEvent(Message):
     by: Identifier
     position: PositiveInt
     reason: FreeText
+
+
+# -- reading an update's input ------------------------------------------------------------------------------
+M = TypeVar("M", bound=Message)
+
+
+class JsonObject(dict[str, Any]):
+    """A JSON object as the payload converter read it, with the keys it gave more than once (anywhere
+    in it: a plain ``dict`` keeps the last value and forgets the others)."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+class UnreadableJson:
+    """A payload marked as JSON that does not parse (no stock client sends one; a hand-made one may)."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def read_json(data: bytes) -> Any:
+    """A JSON payload as Python values, objects as ``JsonObject`` remembering their duplicate keys."""
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> JsonObject:
+        obj = JsonObject()
+        for key, value in items:
+            if key in obj and key not in duplicates:
+                duplicates.append(key)
+            obj[key] = value
+        return obj
+
+    try:
+        value = json.loads(data, object_pairs_hook=pairs)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bytes that are not UTF-8, too deep
+        return UnreadableJson(str(exc).split(":")[0])
+    if isinstance(value, JsonObject):
+        value.duplicate_keys = tuple(duplicates)
+    return value
+
+
+class InputRefused(ValueError):
+    """An update's input is not one well-formed message; the message says what to send instead."""
+
+
+def read_input(cls: type[M], update: str, inputs: Sequence[Any], *, strict: bool = True) -> M:
+    """The one message of type ``cls`` in an update's inputs (as the payload converter read them, with
+    no type: see ``read_json``), or ``InputRefused`` saying in one sentence what is wrong.
+
+    ``strict=False`` reads what an older, laxer version of this check accepted (a key given twice, a
+    ``true`` for a number): an update handler replaying history it recorded then must read it again
+    the same way. New input always meets the validator's strict check first."""
+    wanted = f"a JSON object with {_fields(cls)}"
+    if len(inputs) != 1:
+        if not inputs:
+            raise InputRefused(f"{update} needs one input: {wanted}")
+        raise InputRefused(f"{update} takes one input, not {len(inputs)}: {wanted}")
+    (value,) = inputs
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, UnreadableJson):
+        raise InputRefused(f"the input of {update} is not valid JSON ({value.problem}); send {wanted}")
+    if isinstance(value, bytes | bytearray):
+        raise InputRefused(
+            f"the input of {update} is marked as binary data (encoding binary/plain); send it as JSON "
+            "(encoding json/plain, the default)"
+        )
+    if not isinstance(value, dict):
+        raise InputRefused(f"the input of {update} must be {wanted}, not {shown(value)}")
+    if strict:
+        duplicates = getattr(value, "duplicate_keys", ())
+        if duplicates:
+            raise InputRefused(
+                f"the input of {update} gives the key '{duplicates[0]}' twice; give each key once"
+            )
+        unknown = [key for key in value if key not in cls.model_fields]
+        if unknown:
+            clock = " (the engagement's own clock says when things happen)" * unknown[0].endswith("_at")
+            raise InputRefused(
+                f"{update} has no field {shown(unknown[0])}; its fields are {_fields(cls, optional='')}{clock}"
+            )
+    try:
+        return cls.model_validate(value, strict=None if strict else False)
+    except ValidationError as exc:
+        raise InputRefused(validation_sentence(exc)) from None
+
+
+def _fields(cls: type[Message], optional: str = ", and optionally {}") -> str:
+    """The fields of a message in words: ``person_id and comfort, and optionally note``."""
+    required = [name for name, field in cls.model_fields.items() if field.is_required()]
+    others = [name for name in cls.model_fields if name not in required]
+    if not optional:
+        return _listed(required + others)
+    return _listed(required) + (optional.format(_listed(others, "or")) if others else "")
+
+
+def _listed(names: list[str], conjunction: str = "and") -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} {conjunction} {names[-1]}"
 
 
 # -- status ------------------------------------------------------------------------------------------------

