@@ -297,7 +297,7 @@ class EngagementWorkflow:
                 start_to_close_timeout=APPEND_TIMEOUT,
                 retry_policy=APPEND_RETRY,
             )
-        except ActivityError as exc:
+        except (ActivityError, ApplicationError) as exc:  # a local activity's failure may come as either
             found = _foreign_events(exc)
             if not found:
                 raise
@@ -643,9 +643,9 @@ UPDATES: dict[type[m.Message], Callable[..., Any]] = {
 }
 
 
-def _foreign_events(error: ActivityError) -> list[ForeignEvent]:
+def _foreign_events(error: ActivityError | ApplicationError) -> list[ForeignEvent]:
     """The foreign events an append failed on (empty for any other failure)."""
-    cause = error.cause
+    cause = error.cause if isinstance(error, ActivityError) else error
     if not isinstance(cause, ApplicationError) or cause.type != FOREIGN_EVENT_ERROR:
         return []
     return [ForeignEvent.model_validate(detail) for detail in cause.details]

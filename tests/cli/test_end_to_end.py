@@ -91,13 +91,16 @@ def wait_for(condition, timeout: float = 30):  # type: ignore[no-untyped-def]
 
 
 def test_the_stack_of_a_test_takes_free_ports_not_the_usual_ones(cli: Cli) -> None:
-    """COPRODUCE_STACK_PORTS=any: a test's stack never takes 7233, 8233 or 8089 from a stack the user runs."""
+    """COPRODUCE_STACK_PORTS=any: a test's stack never takes the usual ports (7233, 8233, 8089, 8000, 8025)
+    from a stack the user runs."""
     ports = json.loads((cli.state_dir / "ports.json").read_text())
-    assert set(ports) == {"temporal", "ui", "codec"}
-    assert not {7233, 8233, 8089} & set(ports.values()), ports
+    assert set(ports) == {"temporal", "ui", "codec", "web", "smtp"}
+    assert not {7233, 8233, 8089, 8000, 8025} & set(ports.values()), ports
     stack = cli.stack()
     assert stack["temporal_address"] == f"127.0.0.1:{ports['temporal']}"
     assert stack["temporal_ui"] == f"http://127.0.0.1:{ports['ui']}"
+    assert stack["web_url"] == f"http://localhost:{ports['web']}"
+    assert stack["smtp_url"] == f"smtp://127.0.0.1:{ports['smtp']}"
 
 
 def test_a_second_up_says_one_is_running(cli: Cli) -> None:

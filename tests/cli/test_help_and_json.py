@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from coproduce.cli.app import app
 
 # They run until stopped and log as they go: nothing to print as one JSON value.
-RUN_UNTIL_STOPPED = {("worker",), ("codec-server",)}
+RUN_UNTIL_STOPPED = {("worker",), ("codec-server",), ("web",)}
 
 
 def commands() -> Iterator[tuple[tuple[str, ...], Any]]:

@@ -60,10 +60,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TASK_QUEUE = "faults"
 NAMESPACE = "default"
 
-# The key of the one advisory lock that serialises appends, read from the migration that takes it, so
-# these tests follow it if it ever changes.
-_MIGRATION = (ROOT / "eventlog" / "migrations" / "0001_event_log.sql").read_text()
-APPEND_LOCK_KEY = int(re.findall(r"pg_advisory_xact_lock\((\d+)\)", _MIGRATION)[0])
+# The one row every append locks to serialise appends (eventlog migration 0002), held by a test to stop
+# appends inside their transaction, before their commit.
+APPEND_LOCK_ROW = "SELECT 1 FROM eventlog.append_lock FOR UPDATE"
 
 
 class RetriedAppendRefused(AssertionError):
@@ -575,20 +574,21 @@ async def figures_if_wedged(
 
 # -- the append lock, held by the test ------------------------------------------------------------------
 class AppendLock:
-    """The log's serialising advisory lock, taken by the test in its own session, so that every
-    append blocks inside its transaction, before its commit, until the test lets go."""
+    """The log's serialising lock (its one ``append_lock`` row), taken by the test in its own
+    transaction, so that every append blocks inside its transaction, before its commit, until the
+    test lets go."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.conn: psycopg.Connection[Any] | None = None
 
     def hold(self) -> None:
-        self.conn = psycopg.connect(self.database_url, autocommit=True)
-        self.conn.execute("SELECT pg_advisory_lock(%s)", (APPEND_LOCK_KEY,))
+        self.conn = psycopg.connect(self.database_url)  # a transaction, held open until release
+        self.conn.execute(APPEND_LOCK_ROW)
 
     def release(self) -> None:
         if self.conn is not None:
-            self.conn.execute("SELECT pg_advisory_unlock(%s)", (APPEND_LOCK_KEY,))
+            self.conn.rollback()
             self.conn.close()
             self.conn = None
 
@@ -596,8 +596,8 @@ class AppendLock:
         """Backends of this database waiting for the lock (appends blocked before their commit)."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             rows = conn.execute(
-                "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
-                "WHERE l.locktype = 'advisory' AND NOT l.granted AND d.datname = current_database()"
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(pid)) > 0"
             ).fetchall()
         return [r[0] for r in rows]
 

@@ -99,10 +99,10 @@ async def test_two_approvers_race_on_the_last_vote(stack: Stack) -> None:
                 # there is no such engagement: reported).
                 assert phase == "widen", other
             else:
-                assert other.refusal_type in ("ValueError", "UpdateRefused"), other
+                assert other.refusal_type in ("InputRefused", "UpdateRefused"), other
                 assert f"gate '{phase}' is not open" in str(other.refusal), other.refusal
             if other.result is None:
-                how = {"ValueError": "the validator", "UpdateRefused": "the handler"}.get(
+                how = {"InputRefused": "the validator", "UpdateRefused": "the handler"}.get(
                     str(other.refusal_type)
                 )
                 key = f"{how or 'Temporal'}: {other.refusal}".replace(driver.engagement_id, "<engagement>")
