@@ -9,6 +9,7 @@ is durable in the log (or it was refused, with the domain's sentence).
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.plan import Plan, plan_rescheduled
+from eventlog.writers import key_name
 from workflows import messages as m
+from workflows.commands import actor_of
 from workflows.engagement import UPDATES, EngagementWorkflow
 
 from .audit.disclosure import Disclosure, forgotten_people
@@ -103,7 +106,14 @@ async def start(services: Services, actor: Actor, start_request: StartRequest) -
         raise UserError(f"an engagement with id '{ident}' exists already; choose another id with --id")
     async with services.register() as register:  # names to the register; the workflow gets ids
         plan = await register.register(ident, plan)
-    begin = checked(m.StartEngagement, engagement_id=ident, plan=plan, started_by=lead)
+    keys = services.load_writer_verifiers() or [services.load_writer_key().verifier]
+    begin = checked(
+        m.StartEngagement,
+        engagement_id=ident,
+        plan=plan,
+        started_by=lead,
+        input_keys=tuple(k.key_string() for k in keys),
+    )
     await temporal.start_workflow(
         EngagementWorkflow.run,
         m.EngagementInput(start=begin),  # type: ignore[arg-type]
@@ -202,15 +212,47 @@ async def submit(
     ``update_id`` is the idempotency key: sending the same id again records nothing new and returns
     the first result."""
     handler = UPDATES.get(type(update))
-    if handler is None:
+    if handler is None or not isinstance(update, m.Input):
         raise TypeError(f"{type(update).__name__} is not an input an engagement takes")
     handle = (await services.temporal()).get_workflow_handle(engagement_id)
     key = update_id or f"{actor.channel}-{uuid.uuid4()}"
-    result: m.UpdateResult = await handle.execute_update(handler, update, id=key)
+    signed = vouched(services, actor, engagement_id, update, key)
+    result: m.UpdateResult = await handle.execute_update(handler, signed, id=key)
     log.info(
         "input recorded", engagement_id=engagement_id, actor=str(actor), update_id=key, events=result.events
     )
     return result
+
+
+def vouched(services: Services, actor: Actor, engagement_id: str, update: m.Input, update_id: str) -> m.Input:
+    """``update`` with its provenance: who sent it (``actor``), how they were authenticated, through
+    which entrance, and why when they enter it for someone else; signed with the installation's writer
+    key, which the engagement checks (``workflows.messages.input_signing_bytes``). Entering an input for
+    someone else needs a reason, said here before anything is sent."""
+    acting = actor_of(update)
+    assisted = acting is not None and acting != actor.person_id
+    if assisted and not (actor.assisted_reason or "").strip():
+        raise UserError(
+            f"you are {actor.person_id}, entering this for {acting}: say why with --for-reason "
+            "(for example 'by phone, with them')"
+        )
+    writer = services.load_writer_key()
+    provenance = m.Provenance(
+        channel=actor.channel,
+        authentication=actor.authentication,
+        entered_by=actor.person_id,
+        assisted_reason=actor.assisted_reason if assisted else None,
+        key=key_name(writer.verifier),
+        signature="",
+    )
+    unsigned = update.model_copy(update={"provenance": provenance})
+    name = getattr(UPDATES[type(update)], "__name__", "")
+    signature = writer.sign_bytes(m.input_signing_bytes(engagement_id, name, update_id, unsigned))
+    return update.model_copy(
+        update={
+            "provenance": provenance.model_copy(update={"signature": base64.b64encode(signature).decode()})
+        }
+    )
 
 
 async def amend(
@@ -220,17 +262,19 @@ async def amend(
     plan: Plan,
     reason: str,
     *,
+    by: str | None = None,
     update_id: str | None = None,
 ) -> m.UpdateResult:
-    """Amend a running engagement's plan: it keeps the engagement's own dates, new names go to the
-    register, and what already happened cannot be rewritten."""
+    """Amend a running engagement's plan, as ``by`` (default: the actor): it keeps the engagement's own
+    dates, new names go to the register, and what already happened cannot be rewritten."""
     handle = (await services.temporal()).get_workflow_handle(engagement_id)
     current = await handle.query(EngagementWorkflow.status)
     running = current.state.plan
     if running is not None and plan.starts_on != running.starts_on:
         plan = plan_rescheduled(plan, running.starts_on)
-    checked(m.AmendPlan, by=actor.person_id, plan=plan, reason=reason)  # check before registering
+    author = by or actor.person_id
+    checked(m.AmendPlan, by=author, plan=plan, reason=reason)  # check before registering
     async with services.register() as register:
         plan = await register.register(engagement_id, plan)
-    amendment = checked(m.AmendPlan, by=actor.person_id, plan=plan, reason=reason)
+    amendment = checked(m.AmendPlan, by=author, plan=plan, reason=reason)
     return await submit(services, actor, engagement_id, amendment, update_id=update_id)

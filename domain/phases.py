@@ -52,6 +52,9 @@ class Gate(DomainModel):
     quorum: dict[Constituency, PositiveInt] = Field(default_factory=dict)
     reason_required: bool = True
     four_eyes: bool = True
+    # How sure the engagement must be of who voted: 'any' sign-in, or a passkey (two factors) or an
+    # input a facilitator entered with the voter present ('passkey_or_assisted').
+    assurance: Literal["any", "passkey_or_assisted"] = "any"
     evidence: Evidence = Evidence()
 
 

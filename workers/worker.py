@@ -41,7 +41,8 @@ log = structlog.get_logger(__name__)
 # bench/workflow.py). The sandbox still guards the standard library.
 DETERMINISTIC_MODULES = ("domain", "workflows", "workflows.contracts", "pydantic", "pydantic_core", "yaml")
 # Not deterministic, but safe to share: the tracing interceptor's library (as Temporal's samples do).
-PASSTHROUGH_MODULES = (*DETERMINISTIC_MODULES, "opentelemetry")
+# The event log's canonical JSON and keys check an input's signature (pure functions, no I/O used).
+PASSTHROUGH_MODULES = (*DETERMINISTIC_MODULES, "eventlog", "cryptography", "rfc8785", "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -31,6 +31,9 @@ class EventToAppend(BaseModel):
     actor: str | None = None
     causation_id: str | None = None
     correlation_id: str | None = None
+    # How the input that recorded it reached the engagement (channel, authentication, who entered it
+    # and, for an assisted input, why): the event's metadata ``entered``; None for what followed by itself.
+    entered: dict[str, Any] | None = None
 
 
 class AppendEvents(BaseModel):

@@ -100,6 +100,10 @@ class EngagementWorkflow:
         self.lead = carried.lead if carried else (inp.start.started_by if inp.start else "")
         self.seen: dict[str, m.UpdateResult] = dict(carried.seen_updates) if carried else {}
         self.runs = carried.runs if carried else 1
+        # The writer keys whose signatures vouch for how an input reached the engagement (provenance).
+        self.input_keys: tuple[str, ...] = (
+            tuple(carried.input_keys) if carried else tuple(inp.start.input_keys) if inp.start else ()
+        )
         # Events in the stream this engagement did not write, by position, until an operator disowns
         # them: while any is here, inputs are refused and nothing falls due (see ``_record``).
         self.foreign: dict[int, ForeignEvent] = {f.position: f for f in carried.foreign} if carried else {}
@@ -211,6 +215,7 @@ class EngagementWorkflow:
             lead=self.lead,
             seen_updates=recent,
             runs=self.runs + 1,
+            input_keys=self.input_keys,
             foreign=list(self.foreign.values()),
         )
 
@@ -262,6 +267,8 @@ class EngagementWorkflow:
         *,
         causation: str,
         after: EngagementState | None = None,
+        entered: dict[str, Any] | None = None,
+        own: int = 0,
     ) -> AppendReply | None:
         """Append the events (with their actors) to the log, then make them the state. Call under
         ``self.lock``. ``after`` is the state after the events when the caller has computed it already.
@@ -269,9 +276,12 @@ class EngagementWorkflow:
         Returns None, having written nothing, when the log already held events this workflow had not
         seen: an earlier attempt committed them but its workflow task was lost (a worker or the server
         died after the commit; the re-run has a new time, so its events differ). They are adopted into
-        the state, as the record says, and the caller works out its events again from there."""
+        the state, as the record says, and the caller works out its events again from there.
+
+        ``entered`` (how the input reached the engagement, see ``_entered``) goes with the first ``own``
+        events: those the input itself records, not what follows from them by itself."""
         records = []
-        for event, actor in events:
+        for index, (event, actor) in enumerate(events):
             event_type, schema_version, payload = event_to_record(event)
             records.append(
                 EventToAppend(
@@ -283,6 +293,7 @@ class EngagementWorkflow:
                     actor=actor,
                     causation_id=causation,
                     correlation_id=workflow.info().workflow_id,
+                    entered=entered if index < own else None,
                 )
             )
         # Past foreign events (being disowned), the stream's head is the last of them.
@@ -389,11 +400,69 @@ class EngagementWorkflow:
             raise _refusal(str(exc)) from None
         if self.foreign and not isinstance(msg, m.DisownEvent):
             raise _refusal(self._foreign_sentence())
+        state = self.state if self.starting is None else apply(self.state, self.starting)
+        problem = self._provenance_problem(state, msg, update.id if update else "")
+        if problem is not None:
+            raise _refusal(problem)
         try:
-            state = self.state if self.starting is None else apply(self.state, self.starting)
             commands.dry_run(state, build(state, msg, workflow.now()))
         except DomainError as exc:
             raise _refusal(_reason(exc)) from None
+
+    # -- how an input reached the engagement -----------------------------------------------------------
+    def _vouched(self, msg: m.Input, update_id: str) -> m.Provenance | None:
+        """The input's provenance when the installation's writer key vouches for it (its signature checks
+        against the engagement's input keys); None for an input without one, or when the engagement
+        knows no keys (started before inputs were signed): then it was sent unauthenticated."""
+        provenance = getattr(msg, "provenance", None)
+        if provenance is None or not self.input_keys:
+            return None
+        signed = m.input_signing_bytes(workflow.info().workflow_id, _update_name(type(msg)), update_id, msg)
+        return provenance if m.verify_input(self.input_keys, provenance, signed) else _FORGED
+
+    def _provenance_problem(self, state: EngagementState, msg: m.Input, update_id: str) -> str | None:
+        """Why the input's claim about who sent it cannot be accepted, in one sentence; None if it can."""
+        vouched = self._vouched(msg, update_id)
+        if vouched is _FORGED:
+            return (
+                "the input says how it was sent, but this installation did not sign that; send it through "
+                "coproduce (the web app or the command line), or without provenance"
+            )
+        acting = commands.actor_of(msg)
+        if vouched is not None and acting is not None and vouched.entered_by != acting:
+            if not (vouched.assisted_reason or "").strip():
+                return (
+                    f"{vouched.entered_by} is entering this for {acting}: say why (for example "
+                    "'by phone, with them', --for-reason on the command line)"
+                )
+            helper = state.people.get(vouched.entered_by)
+            if helper is not None and helper.constituency != "facilitator":
+                return f"only a facilitator may enter an input for someone else, and {vouched.entered_by} is not one"
+        if isinstance(msg, m.DecideGate):
+            gate = state.gates.get(msg.phase_id)
+            if gate is not None and gate.policy.assurance == "passkey_or_assisted":
+                assisted = vouched is not None and vouched.entered_by != msg.person_id
+                if vouched is None or (vouched.authentication != "passkey" and not assisted):
+                    return (
+                        f"gate '{msg.phase_id}' asks for each vote to be signed in with a passkey, or entered "
+                        "by a facilitator with the voter present; sign in with your passkey, or ask your facilitator"
+                    )
+        return None
+
+    def _entered(self, msg: m.Input, update_id: str) -> dict[str, Any]:
+        """How the input reached the engagement, for the log's metadata (no personal text but the reason,
+        which the append seals)."""
+        vouched = self._vouched(msg, update_id)
+        if vouched is None or vouched is _FORGED:
+            return {"channel": "client", "authentication": "none"}
+        entered: dict[str, Any] = {
+            "channel": vouched.channel,
+            "authentication": vouched.authentication,
+            "entered_by": vouched.entered_by,
+        }
+        if vouched.assisted_reason and vouched.entered_by != commands.actor_of(msg):
+            entered["reason"] = vouched.assisted_reason
+        return entered
 
     async def _handle(self, build: Builder, cls: type[MessageT], inputs: tuple[Any, ...]) -> m.UpdateResult:
         info = workflow.current_update_info()
@@ -420,7 +489,13 @@ class EngagementWorkflow:
                 after, follow_ups = self._follow_ups(after, now)
                 chain = [(e, actor) for e in events] + [(e, SYSTEM_ACTOR) for e in follow_ups]
                 try:
-                    reply = await self._record(chain, causation=update_id, after=after)
+                    reply = await self._record(
+                        chain,
+                        causation=update_id,
+                        after=after,
+                        entered=self._entered(msg, update_id),
+                        own=len(events),
+                    )
                 except ForeignEventFound:
                     raise UpdateRefused(
                         self._foreign_sentence(), type="ForeignEvent", non_retryable=True
@@ -658,6 +733,10 @@ def _no_such_update(name: str) -> str:
     if nearest:
         return f"there is no update {shown(name)}; did you mean '{nearest[0]}'?"
     return f"there is no update {shown(name)}; the updates are {', '.join(names)}"
+
+
+# What ``_vouched`` answers for provenance whose signature does not check (never recorded: refused).
+_FORGED = m.Provenance(channel="cli", authentication="operator", entered_by="forged", key="", signature="")
 
 
 def _update_name(cls: type[m.Message]) -> str:

@@ -17,9 +17,11 @@ from what the worker received, refusing anything else with one sentence.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, Strict, ValidationError
@@ -57,6 +59,77 @@ class Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
 
+# -- who sent an input, and how we know -------------------------------------------------------------------
+class Provenance(Message):
+    """How an input reached the engagement, vouched for by the installation: through which entrance,
+    how the person who sent it was authenticated, who that was, and, when they entered it for someone
+    else (an *assisted* input: a facilitator entering a tenant's vote, the tenant present), why.
+
+    ``signature`` is the installation's writer key's Ed25519 signature over the input and these fields
+    (``input_signing_bytes``), checked by the validator against the keys the engagement was started
+    with; an input without provenance (the stock ``temporal`` CLI, another client) is recorded as
+    unauthenticated, and one whose signature does not check is refused."""
+
+    channel: Literal["web", "cli"]
+    authentication: Literal["sign_in_link", "one_time_code", "passkey", "operator"]
+    entered_by: Identifier
+    assisted_reason: FreeText | None = None
+    key: str
+    signature: str
+
+
+class Input(Message):
+    """An update's input: its own fields, and how it reached the engagement (``provenance``)."""
+
+    provenance: Provenance | None = None
+
+
+INPUT_SIGNING_CONTEXT = b"coproduce/input/v1\n"
+
+
+def input_signing_bytes(engagement_id: str, update: str, update_id: str, msg: Input) -> bytes:
+    """What the writer key signs for an input: the engagement, the update, its id, the input's fields and
+    its provenance (but the signature), as canonical JSON (RFC 8785) after a context line."""
+    from eventlog.canonical import canonical_json
+
+    provenance = msg.provenance.model_dump(mode="json", exclude={"signature"}) if msg.provenance else None
+    body = {
+        "engagement": engagement_id,
+        "update": update,
+        "update_id": update_id,
+        "input": msg.model_dump(mode="json", exclude={"provenance"}),
+        "provenance": provenance,
+    }
+    return INPUT_SIGNING_CONTEXT + canonical_json(body)
+
+
+def verify_input(keys: Sequence[str], provenance: Provenance, signed: bytes) -> bool:
+    """Whether ``provenance.signature`` over ``signed`` is by the key it names, one of ``keys``."""
+    verifier = _verifiers(tuple(keys)).get(provenance.key)
+    if verifier is None:
+        return False
+    try:
+        signature = base64.b64decode(provenance.signature, validate=True)
+    except ValueError:
+        return False
+    return verifier.verify(signed, signature)
+
+
+@cache
+def _verifiers(keys: tuple[str, ...]) -> dict[str, Any]:
+    from eventlog.checkpoint import Verifier
+    from eventlog.writers import key_name
+
+    found = {}
+    for text in keys:
+        try:
+            verifier = Verifier.from_key_string(text)
+        except ValueError:
+            continue
+        found[key_name(verifier)] = verifier
+    return found
+
+
 # -- starting --------------------------------------------------------------------------------------------
 class StartEngagement(Message):
     """Start an engagement: its id (the workflow id), its validated plan, and who starts it (the lead)."""
@@ -64,6 +137,8 @@ class StartEngagement(Message):
     engagement_id: EngagementId
     plan: Plan
     started_by: Identifier
+    # The writer keys (public, ``name+id+base64``) whose signatures vouch for inputs' provenance.
+    input_keys: Items[str] = ()
 
 
 class UpdateResult(Message):
@@ -87,6 +162,7 @@ class Carried(Message):
     runs: PositiveInt = 1
     # Events in the stream this engagement did not write and no operator has disowned yet.
     foreign: list[ForeignEvent] = Field(default_factory=list)
+    input_keys: Items[str] = ()
 
 
 class EngagementInput(Message):
@@ -102,7 +178,7 @@ class EngagementInput(Message):
 
 
 # -- updates -----------------------------------------------------------------------------------------------
-class RecordAssessment(Message):
+class RecordAssessment(Input):
     by: Identifier
     past_co_production: FreeText
     what_worked: FreeText
@@ -113,11 +189,11 @@ class RecordAssessment(Message):
     respondents: PositiveInt | None = None
 
 
-class AgreeEvaluationStrategy(Message):
+class AgreeEvaluationStrategy(Input):
     agreed_by: Items[Identifier] = Field(min_length=1)
 
 
-class RecordSession(Message):
+class RecordSession(Input):
     by: Identifier
     activity_type: ActivityType
     attendee_ids: Items[Identifier] = Field(min_length=1)
@@ -128,14 +204,14 @@ class RecordSession(Message):
     notes: FreeText | None = None
 
 
-class RecordTraining(Message):
+class RecordTraining(Input):
     by: Identifier
     person_id: Identifier
     module_id: Identifier
     session_id: Identifier | None = None
 
 
-class RecordMeasurement(Message):
+class RecordMeasurement(Input):
     by: Identifier
     indicator: Identifier
     value: float
@@ -144,13 +220,13 @@ class RecordMeasurement(Message):
     note: FreeText | None = None
 
 
-class RecordCheckIn(Message):
+class RecordCheckIn(Input):
     person_id: Identifier
     comfort: int
     note: FreeText | None = None
 
 
-class AddParticipant(Message):
+class AddParticipant(Input):
     by: Identifier
     person_id: Identifier
     constituency: Constituency
@@ -158,31 +234,31 @@ class AddParticipant(Message):
     cohort: Cohort = "initial"
 
 
-class WidenCohort(Message):
+class WidenCohort(Input):
     by: Identifier
     phase_id: Identifier | None = None  # the current phase when left out
 
 
-class AmendPlan(Message):
+class AmendPlan(Input):
     by: Identifier
     plan: Plan
     reason: FreeText
 
 
-class DecideGate(Message):
+class DecideGate(Input):
     person_id: Identifier
     phase_id: Identifier
     choice: VoteChoice
     reason: FreeText | None = None
 
 
-class OverrideHold(Message):
+class OverrideHold(Input):
     by: Identifier
     phase_id: Identifier
     reason: FreeText
 
 
-class RecordContribution(Message):
+class RecordContribution(Input):
     by: Identifier
     person_id: Identifier
     minutes: PositiveInt
@@ -190,7 +266,7 @@ class RecordContribution(Message):
     session_id: Identifier | None = None
 
 
-class RecordRecognition(Message):
+class RecordRecognition(Input):
     by: Identifier
     person_id: Identifier
     fee_pence: NonNegativeInt
@@ -198,23 +274,23 @@ class RecordRecognition(Message):
     form: Literal["payment", "voucher"]
 
 
-class ChangeRung(Message):
+class ChangeRung(Input):
     area_id: Identifier
     to_rung: Rung
     agreed_by: Items[Identifier] = Field(min_length=1)
 
 
-class Pause(Message):
+class Pause(Input):
     by: Identifier
     reason: FreeText
 
 
-class Resume(Message):
+class Resume(Input):
     by: Identifier
     reason: FreeText | None = None
 
 
-class DisownEvent(Message):
+class DisownEvent(Input):
     """A facilitator disowns the foreign event at ``position``: the engagement goes on without it."""
 
     by: Identifier
@@ -310,7 +386,7 @@ def read_input(cls: type[M], update: str, inputs: Sequence[Any], *, strict: bool
 def _fields(cls: type[Message], optional: str = ", and optionally {}") -> str:
     """The fields of a message in words: ``person_id and comfort, and optionally note``."""
     required = [name for name, field in cls.model_fields.items() if field.is_required()]
-    others = [name for name in cls.model_fields if name not in required]
+    others = [name for name in cls.model_fields if name not in required and name != "provenance"]
     if not optional:
         return _listed(required + others)
     return _listed(required) + (optional.format(_listed(others, "or")) if others else "")

@@ -73,6 +73,8 @@ from eventlog import AUDITOR_ROLE, EventLog, RecordedEvent, UpcasterRegistry, Ve
 from eventlog.writers import SIGNED_MARKER, check_writer, is_signed
 
 from ..errors import NotFound, UserError
+from ..privacy.records import ENTERED_REASON
+from ..privacy.sealing import open_text
 from .disclosure import Disclosure, relabel
 
 
@@ -90,6 +92,7 @@ class DecodedEvent:
     record: RecordedEvent
     event: Event
     foreign: str | None = None
+    how: str | None = None  # how the input that recorded it reached the engagement, in words
 
 
 async def open_log(database_url: str) -> EventLog:
@@ -150,7 +153,8 @@ def decode(
                     f"FAILED at position {record.position}: the event cannot be read ({_first_line(exc)})"
                 ) from None
             event = None
-        decoded.append(DecodedEvent(record, event, foreign))  # type: ignore[arg-type]
+        how = how_entered(record.metadata.get("entered"), record.actor, record.event_id, shown.keys)
+        decoded.append(DecodedEvent(record, event, foreign, how))  # type: ignore[arg-type]
     return decoded
 
 
@@ -291,6 +295,7 @@ class TimelineEntry:
     not_counted_reason: str | None = None
     choice: str | None = None
     reason: str | None = None
+    how: str | None = None  # how the input reached the engagement: channel, sign-in, who entered it and why
     detail: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
@@ -302,7 +307,7 @@ class TimelineEntry:
 
 CSV_COLUMNS = (
     "position", "stream_version", "occurred_at", "recorded_at", "event", "phase_id", "person_id",
-    "constituency", "authorised", "not_counted_reason", "choice", "reason", "what",
+    "constituency", "authorised", "not_counted_reason", "choice", "reason", "how", "what",
 )  # fmt: skip
 
 
@@ -331,15 +336,49 @@ def timeline(
             event=record.type,
             what=record.type.replace("_", " "),
             person_id=record.actor if record.actor != "coproduce" else None,
+            how=item.how,
         )
         _describe(entry, event, state)
         if labels:
+            entry.how = entry.how and relabel(entry.how, labels)
             entry.what = relabel(entry.what, labels)
             entry.person_id = labels.get(entry.person_id or "", entry.person_id)
             entry.not_counted_reason = entry.not_counted_reason and relabel(entry.not_counted_reason, labels)
             entry.reason = entry.reason and relabel(entry.reason, labels)
             entry.detail = _relabelled(entry.detail, labels)
         yield entry
+
+
+_SIGNED_IN = {
+    "sign_in_link": "signed in with a sign-in link",
+    "one_time_code": "signed in with a one-time code",
+    "passkey": "signed in with a passkey",
+}
+_WHERE = {"web": "on the web", "cli": "on the command line"}
+
+
+def how_entered(
+    entered: Any, acting: str | None, event_id: Any, keys: Mapping[str, bytes] | None
+) -> str | None:
+    """How an input reached the engagement, in words, from the event's ``entered`` metadata ("sent on
+    the web, signed in with a passkey"; "entered by f01 for t01 on the command line: by phone"); None
+    for an event that no input recorded, or one recorded before this was kept. An assisted input's
+    reason is opened as far as ``keys`` allow."""
+    if not isinstance(entered, dict):
+        return None
+    channel, authentication = entered.get("channel"), entered.get("authentication")
+    if channel not in _WHERE:
+        return "sent through another Temporal client, unauthenticated: nobody vouches for who sent it"
+    where = _WHERE[channel]
+    by = entered.get("entered_by")
+    if by and acting and by != acting:
+        reason = entered.get("reason")
+        said = open_text(reason, keys, event_id, ENTERED_REASON) if isinstance(reason, str) else "(no reason)"
+        how = f" ({_SIGNED_IN[authentication]})" if authentication in _SIGNED_IN else ""
+        return f"entered by {by}{how} for {acting} {where}: {said}"
+    if authentication in _SIGNED_IN:
+        return f"sent {where}, {_SIGNED_IN[authentication]}"
+    return f"entered {where} by {by}, with an operator's account"
 
 
 def _foreign_entry(item: DecodedEvent) -> TimelineEntry:

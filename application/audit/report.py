@@ -577,6 +577,7 @@ def _timeline(story: _Story) -> list[View]:
             "person": e.person_id or "",
             "constituency": _words(e.constituency),
             "reason": e.reason or "",
+            "how": e.how or "",
         }
         for e in story.entries
     ]

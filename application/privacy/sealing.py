@@ -164,16 +164,41 @@ def seal(
         if not _needs_sealing(site):
             continue
         value = site.value
-        key = keys.get(site.owner)
-        if key is None:
-            site.container[site.key] = ERASED
-            continue
-        associated = _associated(event_id, site.path, site.owner)
-        nonce = hmac.new(key, associated, hashlib.sha256).digest()[:NONCE_BYTES]
-        box = AESGCM(key).encrypt(nonce, value.encode("utf-8"), associated)
-        text = base64.urlsafe_b64encode(nonce + box).decode("ascii").rstrip("=")
-        site.container[site.key] = f"{PREFIX}{site.owner}:{text}"
+        site.container[site.key] = seal_text(value, keys.get(site.owner), event_id, site.path, site.owner)
     return sealed
+
+
+def seal_text(value: str, key: bytes | None, event_id: UUID, path: str, owner: str) -> str:
+    """One piece of personal text at ``path`` of an event, sealed under ``owner``'s ``key`` (``ERASED``
+    when the owner was forgotten: there is no key)."""
+    if key is None:
+        return ERASED
+    associated = _associated(event_id, path, owner)
+    nonce = hmac.new(key, associated, hashlib.sha256).digest()[:NONCE_BYTES]
+    box = AESGCM(key).encrypt(nonce, value.encode("utf-8"), associated)
+    text = base64.urlsafe_b64encode(nonce + box).decode("ascii").rstrip("=")
+    return f"{PREFIX}{owner}:{text}"
+
+
+def open_text(value: str, keys: Mapping[str, bytes] | None, event_id: UUID, path: str) -> str:
+    """A sealed string opened (its text, ``ERASED`` or ``WITHHELD``, as ``open_sealed`` does); text
+    that is not sealed is returned as it is."""
+    if not is_sealed(value):
+        return value
+    owner = sealed_owner(value)
+    key = keys.get(owner) if keys is not None else None
+    if key is None:
+        return ERASED if keys is not None else WITHHELD
+    raw = value[len(PREFIX) + len(owner) + 1 :]
+    blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    try:
+        return (
+            AESGCM(key)
+            .decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _associated(event_id, path, owner))
+            .decode()
+        )
+    except InvalidTag:
+        return ERASED
 
 
 def open_sealed(

@@ -75,6 +75,7 @@ def timeline(
         table.add_column("recorded", no_wrap=True)
         table.add_column("what happened", ratio=3, min_width=30)
         table.add_column("reason", ratio=2)
+        table.add_column("how it was sent", ratio=2)
         for entry in entries:
             table.add_row(
                 str(entry.position),
@@ -82,6 +83,7 @@ def timeline(
                 f"{entry.recorded_at:%Y-%m-%d %H:%M}",
                 Text(entry.what),  # user text: shown as written, never read as markup
                 Text(entry.reason or ""),
+                Text(entry.how or ""),
             )
         out.print(table)
 

@@ -121,9 +121,15 @@ def acting(person_id: str) -> Actor:
     return Actor(person_id=person_id, channel="cli")
 
 
-def operator() -> Actor:
-    """Who runs this command: ``COPRODUCE_OPERATOR``, else the operating system's user."""
-    return Actor(person_id=settings().operator or getpass.getuser(), channel="cli")
+def operator(for_reason: str | None = None) -> Actor:
+    """Who runs this command: ``COPRODUCE_OPERATOR``, else the operating system's user; an input they
+    enter for someone else (``--as`` names another person) is recorded as assisted, with ``for_reason``."""
+    return Actor(
+        person_id=settings().operator or getpass.getuser(),
+        channel="cli",
+        authentication="operator",
+        assisted_reason=for_reason,
+    )
 
 
 def build(cls: type[M], **values: Any) -> M:

@@ -25,6 +25,7 @@ from .common import (
     build,
     fail,
     load_plan,
+    operator,
     out,
     print_json,
     report_update,
@@ -45,12 +46,22 @@ gate_app = typer.Typer(
 
 As = typer.Option(..., "--as", help="Who is acting: their person id in the plan.")
 Reason = typer.Option(..., "--reason", help="Why (recorded with the decision).")
+ForReason = typer.Option(
+    None,
+    "--for-reason",
+    help="When you enter this for someone else (they are present, or on the phone): why. Recorded.",
+)
 
 
-def send(engagement_id: str, by: str, update: m.Message, update_id: str | None, as_json: bool) -> None:
-    """The body of every record/gate command: one input, sent as ``by``, and what it recorded."""
+def send(
+    engagement_id: str, update: m.Input, update_id: str | None, as_json: bool, for_reason: str | None
+) -> None:
+    """The body of every record/gate command: one input, sent by this command line's operator (for the
+    person it names, with ``--for-reason`` when that is someone else), and what it recorded."""
     result = run(
-        lambda: engagements.submit(services(), acting(by), engagement_id, update, update_id=update_id),
+        lambda: engagements.submit(
+            services(), operator(for_reason), engagement_id, update, update_id=update_id
+        ),
         engagement_id,
     )
     report_update(result, as_json)
@@ -119,10 +130,11 @@ def pause(
     by: str = As,
     reason: str = Reason,
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Pause an engagement: no gate opens and no reminder goes out until it is resumed."""
-    send(engagement_id, by, build(m.Pause, by=by, reason=reason), update_id, as_json)
+    send(engagement_id, build(m.Pause, by=by, reason=reason), update_id, as_json, for_reason)
 
 
 @engagement_app.command("resume")
@@ -131,10 +143,11 @@ def resume(
     by: str = As,
     reason: str = typer.Option(None, "--reason", help="Why (optional)."),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Resume a paused engagement."""
-    send(engagement_id, by, build(m.Resume, by=by, reason=reason), update_id, as_json)
+    send(engagement_id, build(m.Resume, by=by, reason=reason), update_id, as_json, for_reason)
 
 
 @engagement_app.command("amend")
@@ -144,6 +157,7 @@ def amend(
     by: str = As,
     reason: str = Reason,
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Amend a running engagement's plan (what already happened cannot be rewritten)."""
@@ -152,7 +166,9 @@ def amend(
     except UserError as exc:
         fail(str(exc))
     result = run(
-        lambda: engagements.amend(services(), acting(by), engagement_id, plan, reason, update_id=update_id),
+        lambda: engagements.amend(
+            services(), operator(for_reason), engagement_id, plan, reason, by=by, update_id=update_id
+        ),
         engagement_id,
     )
     report_update(result, as_json)
@@ -165,11 +181,18 @@ def disown(
     by: str = As,
     reason: str = Reason,
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Disown a foreign event (one this engagement did not write, `coproduce audit verify` lists them), so
     the engagement goes on without it. The event stays in the log, shown as foreign, for good."""
-    send(engagement_id, by, build(m.DisownEvent, by=by, position=position, reason=reason), update_id, as_json)
+    send(
+        engagement_id,
+        build(m.DisownEvent, by=by, position=position, reason=reason),
+        update_id,
+        as_json,
+        for_reason,
+    )
 
 
 # -- record ------------------------------------------------------------------------------------------
@@ -184,6 +207,7 @@ def record_assessment(
         "approach_to_change, commitment_items (5 scores 1-5), efficacy_items (7), respondents.",
     ),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record the organisational assessment (findings and ORIC readiness scores)."""
@@ -196,7 +220,7 @@ def record_assessment(
     if not isinstance(fields, dict):
         fail(f"{from_file} must hold the assessment's fields (past_co_production, what_worked, ...)")
     msg = build(m.RecordAssessment, by=by, **fields)
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("evaluation-strategy")
@@ -204,12 +228,13 @@ def record_evaluation_strategy(
     engagement_id: str,
     agreed_by: str = typer.Option(..., "--agreed-by", help="Who agreed it: person ids, comma separated."),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record that the evaluation strategy (outcomes, indicators, milestones) was agreed; measuring starts."""
     people = tuple(p.strip() for p in agreed_by.split(",") if p.strip())
     msg = build(m.AgreeEvaluationStrategy, agreed_by=people)
-    send(engagement_id, people[0], msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("session")
@@ -223,6 +248,7 @@ def record_session(
     activity: str = typer.Option(None, "--activity", help="The planned activity's id, if any."),
     notes: str = typer.Option(None, "--notes"),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a session held: training, group work, a focus group, policy work, research, a review."""
@@ -231,7 +257,7 @@ def record_session(
         m.RecordSession, by=by, activity_type=activity_type, attendee_ids=people, duration_minutes=minutes,
         phase_id=phase, activity_id=activity, notes=notes,
     )  # fmt: skip
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("training")
@@ -241,11 +267,12 @@ def record_training(
     person: str = typer.Option(..., "--person", help="Who completed the module."),
     module: str = typer.Option(..., "--module", help="The training module's id."),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a training module completed (it authorises the person for the module's validity)."""
     msg = build(m.RecordTraining, by=by, person_id=person, module_id=module)
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("measurement")
@@ -258,13 +285,14 @@ def record_measurement(
     milestone: str = typer.Option(None, "--milestone", help="The milestone this measurement is for."),
     note: str = typer.Option(None, "--note"),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a measurement of an indicator (or its baseline)."""
     msg = build(
         m.RecordMeasurement, by=by, indicator=indicator, value=value, baseline=baseline, milestone_id=milestone, note=note
     )  # fmt: skip
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("checkin")
@@ -276,11 +304,12 @@ def record_checkin(
     ),
     note: str = typer.Option(None, "--note"),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a check-in: how comfortable someone is with the pace of change."""
     msg = build(m.RecordCheckIn, person_id=person, comfort=comfort, note=note)
-    send(engagement_id, person, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @record_app.command("contribution")
@@ -292,13 +321,14 @@ def record_contribution(
     expenses_pence: int = typer.Option(0, "--expenses-pence"),
     session: str = typer.Option(None, "--session"),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Record time someone gave (it earns recognition under the plan's policy)."""
     msg = build(
         m.RecordContribution, by=by, person_id=person, minutes=minutes, expenses_pence=expenses_pence, session_id=session
     )  # fmt: skip
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 # -- gates -------------------------------------------------------------------------------------------
@@ -312,6 +342,7 @@ def decide(
     abstain: bool = typer.Option(False, "--abstain", help="Abstain."),
     reason: str = typer.Option(None, "--reason", help="Why (needed to object where the plan says so)."),
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Vote on a phase's open gate: approve, object (with a reason) or abstain."""
@@ -321,7 +352,7 @@ def decide(
     if len(choices) != 1:
         fail("give exactly one of --approve, --object or --abstain")
     msg = build(m.DecideGate, person_id=by, phase_id=phase, choice=choices[0], reason=reason)
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @gate_app.command("override")
@@ -331,8 +362,9 @@ def override(
     by: str = typer.Option(..., "--as", help="The facilitator overriding the hold."),
     reason: str = Reason,
     update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
     as_json: bool = JsonOption,
 ) -> None:
     """Override a pace hold on a phase (a facilitator, with a reason); the gate may then open."""
     msg = build(m.OverrideHold, by=by, phase_id=phase, reason=reason)
-    send(engagement_id, by, msg, update_id, as_json)
+    send(engagement_id, msg, update_id, as_json, for_reason)

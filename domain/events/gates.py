@@ -25,6 +25,7 @@ class GatePolicy(DomainModel):
     quorum: dict[Constituency, PositiveInt] = Field(default_factory=dict)
     reason_required: bool = True
     four_eyes: bool = True
+    assurance: Literal["any", "passkey_or_assisted"] = "any"
 
 
 class RosterEntry(DomainModel):

@@ -37,6 +37,7 @@ def gate_policy(plan: Plan, phase_id: str) -> GatePolicy:
         quorum=dict(sorted(gate.quorum.items())),
         reason_required=gate.reason_required,
         four_eyes=gate.four_eyes,
+        assurance=gate.assurance,
     )
 
 

@@ -33,6 +33,7 @@ import psycopg
 import pytest
 from temporalio.client import Client
 
+from tests.operators import as_the_person
 from tests.session_keys import SESSION_KEYS
 from workers.codec import data_converter
 from workers.temporal_binaries import temporal_cli
@@ -114,8 +115,9 @@ class Stack:
 
     # -- running commands ----------------------------------------------------------------------------
     def _run(self, argv: list[str], timeout: float) -> Outcome:
+        env = as_the_person(argv, self.env) if argv[1:3] == ["-m", "coproduce"] else self.env
         try:
-            done = subprocess.run(argv, env=self.env, capture_output=True, timeout=timeout)
+            done = subprocess.run(argv, env=env, capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired as expired:  # run() has killed it
             out, err = expired.stdout or b"", expired.stderr or b""
             return Outcome(tuple(argv[1:]), None, out.decode(errors="replace"), err.decode(errors="replace"))

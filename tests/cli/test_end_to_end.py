@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from tests.domain.plans import SMALL_PLAN_YAML
+from tests.operators import as_the_person
 from tests.session_keys import SESSION_KEYS
 
 # A plan whose first two gates can open at once (no minimum dwell), so a test can decide them in real
@@ -45,7 +46,7 @@ class Cli:
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "coproduce", *args],
-            env=self.env,
+            env=as_the_person(args, self.env),
             capture_output=True,
             text=True,
             timeout=240,
