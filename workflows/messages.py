@@ -89,7 +89,10 @@ INPUT_SIGNING_CONTEXT = b"coproduce/input/v1\n"
 
 def input_signing_bytes(engagement_id: str, update: str, update_id: str, msg: Input) -> bytes:
     """What the writer key signs for an input: the engagement, the update, its id, the input's fields and
-    its provenance (but the signature), as canonical JSON (RFC 8785) after a context line."""
+    its provenance (but the signature), as canonical JSON (RFC 8785) after a context line. An integer beyond
+    JSON's safe range (a typed comfort of 99999999999999999999) is signed as its decimal string, so the input
+    still reaches the engagement and is refused there in words, not by the signer; each field has one type,
+    so this cannot make two different inputs sign alike."""
     from eventlog.canonical import canonical_json
 
     provenance = msg.provenance.model_dump(mode="json", exclude={"signature"}) if msg.provenance else None
@@ -97,10 +100,25 @@ def input_signing_bytes(engagement_id: str, update: str, update_id: str, msg: In
         "engagement": engagement_id,
         "update": update,
         "update_id": update_id,
-        "input": msg.model_dump(mode="json", exclude={"provenance"}),
+        "input": _json_safe(msg.model_dump(mode="json", exclude={"provenance"})),
         "provenance": provenance,
     }
     return INPUT_SIGNING_CONTEXT + canonical_json(body)
+
+
+_SAFE_INTEGER = 2**53 - 1
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > _SAFE_INTEGER:
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def verify_input(keys: Sequence[str], provenance: Provenance, signed: bytes) -> bool:
