@@ -51,6 +51,7 @@ class Services:
     load_writer_key: Callable[[], Signer]
     load_writer_verifiers: Callable[[], list[Verifier] | None]
     task_queue: str
+    load_checkpoint_public_key: Callable[[], str | None] = lambda: None  # for receipts: who signs checkpoints
     web_url: str = "http://localhost:8000"
     smtp_url: str | None = None
     mail_from: str = "coproduce <coproduce@localhost>"

@@ -11,6 +11,7 @@ Templates take plain values (text, numbers, dates, coordinates) and never HTML m
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from functools import cache
 from importlib.resources import files
 
@@ -35,7 +36,31 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.globals["stylesheet"] = stylesheet
+    env.filters["day"] = day
+    env.filters["money"] = money
+    env.filters["duration"] = duration
     return env
+
+
+def day(moment: datetime | date | None) -> str:
+    """A date in words, as people write it: "Tuesday 3 March 2027" (UTC)."""
+    if moment is None:
+        return "no date"
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+
+
+def money(pence: int) -> str:
+    """Whole pence as pounds: "£12.50"."""
+    return f"£{pence // 100:,}.{pence % 100:02d}"
+
+
+def duration(minutes: int) -> str:
+    """Minutes in words: "3 hours 20 minutes"."""
+    hours, rest = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if rest or not hours:
+        parts.append(f"{rest} minute{'s' if rest != 1 else ''}")
+    return " ".join(parts)
 
 
 def render(template: str, /, **context: object) -> str:

@@ -8,6 +8,7 @@ auditor role where the login allows), and ask Temporal only to compare the log w
 - ``checkpoint --out FILE``: sign the log as it stands (keep the file away from the database);
 - ``key``: the public key auditors should hold;
 - ``export ID --out DIR`` / ``verify-bundle DIR``: an evidence bundle, checked offline.
+- ``verify-receipt FILE``: a voter's receipt (from the web), checked offline.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from application import auditing
-from application.audit import bundle, history
+from application.audit import bundle, history, receipts
 from workers.keys import checkpoint_signer, trusted_verifiers, trusted_writer_verifiers, writer_signer
 
 from .common import Commands, JsonOption, attempt, fail, operator, out, print_json, run, services, settings
@@ -299,3 +300,29 @@ def disown(
         "it stays in the log, reported as foreign and disowned",
         highlight=False,
     )
+
+
+@audit_app.command("verify-receipt")
+def verify_receipt(
+    file: Path = typer.Argument(..., help="The receipt (a .json file downloaded after voting)."),
+    key: list[str] = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check a vote's receipt offline (no database, no Temporal): the vote's bytes, its inclusion proof,
+    and the signed checkpoint the proof leads to. Without --key, only that the receipt is consistent."""
+    try:
+        keys = bundle.public_keys(key, "--key")
+    except bundle.BundleKeyError as exc:
+        fail(str(exc))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read the receipt {file}: {getattr(exc, 'strerror', None) or exc}")
+    check = receipts.verify_receipt(text, keys)
+    if as_json:
+        print_json({"ok": check.ok, "lines": check.lines})
+        raise typer.Exit(0 if check.ok else 1)
+    for line in check.lines:
+        out.print(line, highlight=False, markup=False)
+    if not check.ok:
+        raise typer.Exit(1)

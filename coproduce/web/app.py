@@ -34,7 +34,10 @@ from application import html
 from application.errors import UserError
 from application.identity import passkeys, sign_in
 from application.identity.sign_in import Session, SignInRefused, TooManyAttempts
+from application.participation import NotHere
 from application.services import Services
+
+from .participation import Pages
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_FORM_BYTES = 64 * 1024  # a form bigger than this is refused before it is read
@@ -82,7 +85,7 @@ class WebApp:
     async def form(self, request: Request) -> FormData:
         """The posted form, once its CSRF token matches the session's (403 otherwise)."""
         if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            raise HTTPException(413, "The form is too large.")
+            raise HTTPException(413, _TOO_LARGE)
         form = await request.form()
         sent = str(form.get("csrf_token", ""))
         if not sent or not hmac.compare_digest(sent, request.state.session.csrf_token):
@@ -96,7 +99,7 @@ class WebApp:
             raise HTTPException(403, _CSRF_REFUSED)
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, "The request is too large.")
+            raise HTTPException(413, _TOO_LARGE)
         try:
             value = json.loads(body or b"{}")
         except ValueError:
@@ -173,10 +176,9 @@ class WebApp:
             return response
         return RedirectResponse("/me", status_code=303)  # an address without the token
 
-    async def me(self, request: Request) -> Response:
-        current = self.signed_in(request)
-        places = await sign_in.memberships(self.services, current)
-        return self.page(request, "me.html", memberships=places, how=_HOW[current.authentication or ""])
+    def how(self, current: Session) -> str:
+        """How the person signed in, in words."""
+        return _HOW[current.authentication or ""]
 
     async def sign_out(self, request: Request) -> Response:
         form = await self.form(request)
@@ -226,6 +228,8 @@ class WebApp:
             return RedirectResponse(f"/sign-in?next={exc.path}", status_code=303)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) and status != 404 else None
+        if isinstance(exc, NotHere):
+            status, detail = 404, str(exc)
         if not hasattr(request.state, "session"):
             request.state.session = None
         return self.page(
@@ -239,6 +243,10 @@ class _SignInFirst(Exception):
         self.path = path
 
 
+_TOO_LARGE = (
+    "What you sent is too long to take (a reason or note must stay under 5,000 characters). "
+    "Shorten it and send it again."
+)
 _CSRF_REFUSED = (
     "This form has expired or did not come from this site. Go back, reload the page and send it again."
 )
@@ -303,6 +311,7 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
     cookies Secure and ``__Host-`` and sends HSTS."""
     is_secure = services.web_url.startswith("https://") if secure is None else secure
     web = WebApp(services, secure=is_secure)
+    pages = Pages(web)
 
     def session(handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
@@ -327,7 +336,15 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/sign-in/link/{token}", session(web.link_sign_in), methods=["POST"]),
         Route("/sign-in/passkey/options", session(web.passkey_sign_in_options), methods=["POST"]),
         Route("/sign-in/passkey", session(web.passkey_sign_in), methods=["POST"]),
-        Route("/me", session(web.me)),
+        Route("/me", session(pages.waiting)),
+        Route("/engagements/{engagement}/gates/{phase}", session(pages.gate)),
+        Route("/engagements/{engagement}/gates/{phase}/check", session(pages.check), methods=["POST"]),
+        Route("/engagements/{engagement}/gates/{phase}/vote", session(pages.vote), methods=["POST"]),
+        Route("/engagements/{engagement}/votes/{position}", session(pages.receipt)),
+        Route("/engagements/{engagement}/votes/{position}/receipt.json", session(pages.receipt_file)),
+        Route("/engagements/{engagement}/check-in", session(pages.check_in)),
+        Route("/engagements/{engagement}/check-in", session(pages.record_check_in), methods=["POST"]),
+        Route("/engagements/{engagement}/record", session(pages.record)),
         Route("/passkeys/options", session(web.passkey_options), methods=["POST"]),
         Route("/passkeys", session(web.passkey_register), methods=["POST"]),
         Route("/sign-out", session(web.sign_out), methods=["POST"]),
@@ -338,7 +355,12 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
     ]
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: web.error, Exception: web.error, _SignInFirst: web.error},
+        exception_handlers={
+            HTTPException: web.error,
+            Exception: web.error,
+            _SignInFirst: web.error,
+            NotHere: web.error,
+        },
         lifespan=lifespan,
     )
     return _secured(is_secure)(app)
