@@ -11,7 +11,7 @@ from __future__ import annotations
 from application.services import Services
 
 from .database import database_url
-from .keys import master_key, trusted_writer_verifiers, writer_signer
+from .keys import checkpoint_signer, master_key, trusted_writer_verifiers, writer_signer
 from .running import running_stack
 from .settings import Settings
 from .temporal import connect
@@ -27,9 +27,16 @@ def services_from_settings(settings: Settings) -> Services:
         load_master_key=lambda create: master_key(settings, create=create),
         load_writer_key=lambda: writer_signer(settings),
         load_writer_verifiers=lambda: trusted_writer_verifiers(settings),
+        load_checkpoint_public_key=lambda: _checkpoint_public_key(settings),
         task_queue=settings.task_queue,
         web_url=settings.web_url
         or (stack.web_url if stack and stack.web_url else f"http://{settings.web_bind}"),
         smtp_url=settings.smtp_url or (stack.smtp_url if stack and stack.smtp_url else None),
         mail_from=settings.mail_from,
     )
+
+
+def _checkpoint_public_key(settings: Settings) -> str | None:
+    """The public half of this installation's checkpoint key, where this machine has the key."""
+    signer = checkpoint_signer(settings, create=False)
+    return signer.verifier.key_string() if signer else None

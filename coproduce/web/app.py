@@ -82,14 +82,26 @@ class WebApp:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    async def form(self, request: Request) -> FormData:
-        """The posted form, once its CSRF token matches the session's (403 otherwise)."""
-        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-            raise HTTPException(413, _TOO_LARGE)
-        form = await request.form()
+    async def form(self, request: Request, fields: frozenset[str] | None = None) -> FormData:
+        """The posted form, once its CSRF token matches the session's (403 otherwise). With ``fields``,
+        a form carrying any other field (``person_id``, say: who acts comes from the session, never
+        from the form) is refused (400), not quietly ignored."""
+        await _read_body(request)
+        try:
+            form = await request.form(max_part_size=MAX_FORM_BYTES)
+        except Exception:  # a multipart body that does not parse, or a part beyond the limit
+            raise HTTPException(400, _UNREADABLE) from None
         sent = str(form.get("csrf_token", ""))
         if not sent or not hmac.compare_digest(sent, request.state.session.csrf_token):
             raise HTTPException(403, _CSRF_REFUSED)
+        if fields is not None:
+            extra = sorted(set(form.keys()) - fields - {"csrf_token"})
+            if extra:
+                raise HTTPException(
+                    400,
+                    f"This form carries {', '.join(extra[:3])}, which this page does not send. "
+                    "Go back, reload the page and send it again.",
+                )
         return form
 
     async def json_body(self, request: Request) -> dict[str, Any]:
@@ -97,9 +109,7 @@ class WebApp:
         sent = request.headers.get("x-csrf-token", "")
         if not sent or not hmac.compare_digest(sent, request.state.session.csrf_token):
             raise HTTPException(403, _CSRF_REFUSED)
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, _TOO_LARGE)
+        body = await _read_body(request)
         try:
             value = json.loads(body or b"{}")
         except ValueError:
@@ -247,6 +257,7 @@ _TOO_LARGE = (
     "What you sent is too long to take (a reason or note must stay under 5,000 characters). "
     "Shorten it and send it again."
 )
+_UNREADABLE = "What was sent could not be read as a form. Go back, reload the page and send it again."
 _CSRF_REFUSED = (
     "This form has expired or did not come from this site. Go back, reload the page and send it again."
 )
@@ -261,6 +272,23 @@ _HOW = {
     "passkey": "a passkey on your device",
     "": "",
 }
+
+
+async def _read_body(request: Request) -> bytes:
+    """The request's body, read up to ``MAX_FORM_BYTES`` whatever its Content-Length says (or whether it
+    says anything: a chunked body is counted as it comes); beyond it, 413 before it is parsed."""
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit():
+        raise HTTPException(400, _UNREADABLE)
+    if int(declared) > MAX_FORM_BYTES:
+        raise HTTPException(413, _TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, _TOO_LARGE)
+    request._body = bytes(body)  # what Starlette's request.form() and request.body() read from now on
+    return request._body
 
 
 def _local(target: str | None) -> str:

@@ -32,6 +32,10 @@ CHOICES = {
     "object": "Object: it is not ready; say why",
     "abstain": "Abstain: I choose not to decide this one",
 }
+# What each form sends; anything else in a posted form is refused (who acts is never a field).
+CHECK_FIELDS = frozenset({"choice", "reason", "change", "key"})
+VOTE_FIELDS = frozenset({"choice", "reason", "key"})
+CHECK_IN_FIELDS = frozenset({"comfort", "note", "key"})
 MAX_REASON = 5_000  # characters: several paragraphs; the log's own limit is higher
 MAX_NOTE = 5_000
 _KEY = re.compile(r"[0-9a-f]{32}")
@@ -60,7 +64,7 @@ class Pages:
     async def check(self, request: Request) -> Response:
         """The answer, shown before it is sent; or the gate's page again with what is wrong."""
         current = self.web.signed_in(request)
-        form = await self.web.form(request)
+        form = await self.web.form(request, CHECK_FIELDS)
         engagement_id, phase_id = request.path_params["engagement"], request.path_params["phase"]
         shown = await participation.gate(self.services, current, engagement_id, phase_id)
         values = {"choice": str(form.get("choice", "")), "reason": str(form.get("reason", "")).strip()}
@@ -76,10 +80,16 @@ class Pages:
 
     async def vote(self, request: Request) -> Response:
         current = self.web.signed_in(request)
-        form = await self.web.form(request)
+        form = await self.web.form(request, VOTE_FIELDS)
         engagement_id, phase_id = request.path_params["engagement"], request.path_params["phase"]
         values = {"choice": str(form.get("choice", "")), "reason": str(form.get("reason", "")).strip()}
         shown = await participation.gate(self.services, current, engagement_id, phase_id)
+        if not shown.may_vote and shown.my_vote is None:  # (a vote already cast: the engagement answers)
+            why = shown.why_not or f"you voted {shown.my_vote} already"
+            return self.web.page(
+                request, "gate.html", 409, gate=shown, choices=CHOICES, errors={"decision": _capital(why)},
+                values=values,
+            )  # fmt: skip
         errors = _vote_errors(values, shown.reason_required)
         key = str(form.get("key", ""))
         if not _KEY.fullmatch(key):
@@ -100,8 +110,9 @@ class Pages:
             if said is None:
                 raise
             refused = await participation.gate(self.services, current, engagement_id, phase_id)
+            where = "choice" if refused.may_vote else "decision"  # the form, or the panel saying why not
             return self.web.page(
-                request, "gate.html", 409, gate=refused, choices=CHOICES, errors={"choice": _capital(said)},
+                request, "gate.html", 409, gate=refused, choices=CHOICES, errors={where: _capital(said)},
                 values=values,
             )  # fmt: skip
         if not cast.position:  # the same answer sent again: its receipt is that of the vote recorded
@@ -145,7 +156,7 @@ class Pages:
 
     async def record_check_in(self, request: Request) -> Response:
         current = self.web.signed_in(request)
-        form = await self.web.form(request)
+        form = await self.web.form(request, CHECK_IN_FIELDS)
         engagement_id = request.path_params["engagement"]
         shown = await participation.check_in_page(self.services, current, engagement_id)
         values = {"comfort": str(form.get("comfort", "")), "note": str(form.get("note", "")).strip()}

@@ -30,3 +30,7 @@ def engagement(stack: Stack) -> str:
     gate = stack.status(CATALOGUE)["gate"]
     assert isinstance(gate, dict) and gate["phase_id"] == "setup" and gate["status"] == "open", gate
     return CATALOGUE
+
+
+# The web app's cases drive a real browser: the web tests' own (Debian's Chromium, module-scoped).
+from tests.web.conftest import browser, playwright  # noqa: E402, F401

@@ -13,3 +13,7 @@ from tests.bad_inputs.stack import Stack, shared_stack
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with shared_stack(tmp_path_factory) as running:
         yield running
+
+
+# The web app's cases drive a real browser: the web tests' own (Debian's Chromium, module-scoped).
+from tests.web.conftest import browser, playwright  # noqa: E402, F401

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import APIResponse, Browser, Page
 
 from tests.bad_inputs.stack import Stack
 from tests.cli.test_end_to_end import QUICK_PLAN
@@ -124,3 +124,24 @@ def picture(page: Page, name: str) -> None:
         page.screenshot(path=str(SHOTS / f"{name}-{label}.png"), full_page=True)
     if size:
         page.set_viewport_size(size)
+
+
+def csrf_token(page: Page) -> str:
+    """The session's CSRF token, as every page carries it."""
+    token = page.get_attribute('meta[name="csrf-token"]', "content")
+    assert token, "the page carries no CSRF token"
+    return token
+
+
+def post(page: Page, path: str, form: dict[str, str], *, with_csrf: bool = True) -> APIResponse:
+    """POST ``form`` to ``path`` in the page's session (its cookies), as a crafted request would, with the
+    session's CSRF token unless told not to; redirects are not followed."""
+    fields = {**form, "csrf_token": csrf_token(page)} if with_csrf else dict(form)
+    return page.request.post(path, form=fields, max_redirects=0)
+
+
+def vote_form(choice: str = "approve", reason: str = "", key: str | None = None) -> dict[str, str]:
+    """What the check page sends when "Send my vote" is pressed (a fresh key unless given)."""
+    import secrets
+
+    return {"choice": choice, "reason": reason, "key": key or secrets.token_hex(16)}
