@@ -211,3 +211,16 @@ def _my_vote(page: Page) -> str:
     href = page.get_by_role("link", name=re.compile("you voted")).first.get_attribute("href")
     assert href
     return href.rsplit("/", 1)[1]
+
+
+def test_the_auditors_report_meets_the_same_bars(here: Engagement, browser: Browser, tmp_path: Path) -> None:
+    """The report in an evidence bundle, with the web vote in it: no axe-core violation, no sideways
+    scrolling at 320 px or 200 % zoom, pictured at phone and desktop width."""
+    bundle = tmp_path / "bundle"
+    here.facilitator("audit", "export", ENGAGEMENT, "--out", str(bundle))
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    page.goto((bundle / "report.html").as_uri())
+    expect(page.get_by_text("sent on the web, signed in with a sign-in link").first).to_be_visible()
+    assert_accessible(page)
+    assert_reflows(page)
+    picture(page, "report")
