@@ -36,6 +36,7 @@ from .sign_in import (
     SESSION_IDLE,
     Session,
     SignInRefused,
+    count_attempt,
     limit_attempts,
     signed_in_session,
     store_of,
@@ -130,6 +131,7 @@ async def sign_in_with_passkey(
         except (ValueError, TypeError):
             found = None
         if challenge is None or found is None:
+            await count_attempt(store, (f"address:{address}", ATTEMPTS_PER_ADDRESS))
             raise SignInRefused(PASSKEY_REFUSED)
         account_id, public_key, sign_count = found
         try:
@@ -143,6 +145,7 @@ async def sign_in_with_passkey(
                 require_user_verification=True,
             )
         except InvalidAuthenticationResponse:
+            await count_attempt(store, (f"address:{address}", ATTEMPTS_PER_ADDRESS))
             raise SignInRefused(PASSKEY_REFUSED) from None
         await store.passkey_used(verified.credential_id, verified.new_sign_count)
         return await signed_in_session(store, current, account_id, "passkey")

@@ -39,8 +39,10 @@ REQUESTED_LINK_LIFETIME = timedelta(minutes=15)
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_LIFETIME = timedelta(hours=12)
 ANONYMOUS_LIFETIME = timedelta(hours=1)  # a visitor's session before signing in: it holds the CSRF token
-ATTEMPTS_PER_ADDRESS = 20  # sign-in attempts from one network address ...
-ATTEMPTS_PER_PERSON = 5  # ... and for one person or email address ...
+# Failed sign-ins are limited, not successful ones: a tenants' meeting signs in thirty people from one
+# venue's network address, and must not lock itself out.
+ATTEMPTS_PER_ADDRESS = 50  # failed sign-ins (or links asked for) from one network address ...
+ATTEMPTS_PER_PERSON = 5  # ... and for one code or email address ...
 ATTEMPT_WINDOW = timedelta(minutes=15)  # ... in this long
 
 
@@ -111,10 +113,14 @@ async def sign_out(services: Services, current: Session, *, everywhere: bool = F
 
 # -- rate limits ---------------------------------------------------------------------------------------
 async def limit_attempts(store: IdentityStore, *scopes_and_limits: tuple[str, int]) -> None:
-    """Refuse when any scope has had its limit of attempts in the window; then count this attempt."""
+    """Refuse when any scope has had its limit of attempts in the window (nothing else is counted)."""
     for scope, limit in scopes_and_limits:
         if await store.attempts_since(scope, ATTEMPT_WINDOW) >= limit:
             raise TooManyAttempts(TOO_MANY)
+
+
+async def count_attempt(store: IdentityStore, *scopes_and_limits: tuple[str, int]) -> None:
+    """Count one attempt (a failed sign-in, or a link asked for) against each scope."""
     for scope, _ in scopes_and_limits:
         await store.record_attempt(scope)
 
@@ -132,9 +138,11 @@ async def link_is_usable(services: Services, token: str) -> bool:
 
 async def sign_in_with_link(services: Services, current: Session, token: str, address: str) -> Session:
     async with store_of(services) as store:
-        await limit_attempts(store, (f"address:{address}", ATTEMPTS_PER_ADDRESS))
+        limits = ((f"address:{address}", ATTEMPTS_PER_ADDRESS),)
+        await limit_attempts(store, *limits)
         account_id = await store.redeem_link(token)
         if account_id is None:
+            await count_attempt(store, *limits)
             raise SignInRefused(LINK_REFUSED)
         return await signed_in_session(store, current, account_id, "sign_in_link")
 
@@ -142,13 +150,14 @@ async def sign_in_with_link(services: Services, current: Session, token: str, ad
 async def sign_in_with_code(services: Services, current: Session, code: str, address: str) -> Session:
     canonical = normalise_code(code)
     async with store_of(services) as store:
-        await limit_attempts(
-            store,
+        limits = (
             (f"address:{address}", ATTEMPTS_PER_ADDRESS),
             (f"code:{canonical[:4] or 'malformed'}", ATTEMPTS_PER_PERSON),
         )
+        await limit_attempts(store, *limits)
         account_id = await store.redeem_code(canonical) if canonical else None
         if account_id is None:
+            await count_attempt(store, *limits)
             raise SignInRefused(CODE_REFUSED)
         return await signed_in_session(store, current, account_id, "one_time_code")
 
@@ -158,11 +167,12 @@ async def request_link(services: Services, email: str, address: str) -> None:
     if "@" not in email or len(email) > 254:
         raise UserError("Enter an email address, like name@example.com.")
     async with store_of(services) as store:
-        await limit_attempts(
-            store,
+        limits = (
             (f"address:{address}", ATTEMPTS_PER_ADDRESS),
             (f"email:{_hashed(email)}", ATTEMPTS_PER_PERSON),
         )
+        await limit_attempts(store, *limits)
+        await count_attempt(store, *limits)  # every link asked for counts: mail costs, and tells nothing
         accounts = await store.accounts_with_contact(email)
         if len(accounts) != 1:
             return  # unknown (or shared by several people: ask a facilitator for an invitation instead)

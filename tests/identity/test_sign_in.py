@@ -176,3 +176,12 @@ async def test_inviting_someone_who_is_not_in_the_engagement_says_so(services: S
     with pytest.raises(sign_in.NotFound) as missing:
         await sign_in.invite(services, FACILITATOR, ENGAGEMENT, "zz9", email=False)
     assert str(missing.value).startswith("there is no person 'zz9' in engagement ident-1")
+
+
+async def test_a_room_of_people_signing_in_from_one_address_is_not_locked_out(services: Services) -> None:
+    """Only failures count against an address: a tenants' meeting on one venue's network signs everyone in."""
+    room = sign_in.ATTEMPTS_PER_ADDRESS + 5
+    for _ in range(room):
+        invitation = await sign_in.invite(services, FACILITATOR, ENGAGEMENT, "u2", email=False)
+        signed = await sign_in.sign_in_with_code(services, await fresh(services), invitation.code, "10.7.0.1")
+        assert signed.signed_in
