@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import structlog
+from temporalio.service import RPCError, RPCStatusCode
+
 from domain.engagement import EngagementState, RecognitionAccount
 from domain.events.gates import VoteChoice
 from domain.rules.eligibility import eligibility, vote_refusal
@@ -35,7 +38,13 @@ class NotHere(NotFound):
     """No such engagement, or not one of the signed-in person's: the same answer either way."""
 
 
+log = structlog.get_logger(__name__)
+
 NOT_HERE = "There is nothing here for you. Go to your page to see the engagements you take part in."
+
+
+class Unreachable(Exception):
+    """Temporal does not answer, so where the person's engagements stand cannot be shown just now."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,18 @@ async def places(services: Services, current: Session) -> list[Place]:
     """The engagements the person belongs to, with where each stands now (those Temporal cannot answer
     for, e.g. not started yet, are left out)."""
     found = []
-    client = await services.temporal()
     for membership in await memberships(services, current):
         try:
+            client = await services.temporal()
             status = await engagement_status(client.get_workflow_handle(membership.engagement_id))
-        except Exception:
-            continue
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue
+            if exc.status == RPCStatusCode.UNAVAILABLE:
+                raise Unreachable() from exc
+            raise
+        except RuntimeError as exc:  # the client could not connect at all
+            raise Unreachable() from exc
         plan = status.state.plan
         found.append(
             Place(
@@ -84,7 +99,9 @@ async def place(services: Services, current: Session, engagement_id: str) -> Pla
             client = await services.temporal()
             try:
                 status = await engagement_status(client.get_workflow_handle(engagement_id))
-            except Exception:
+            except RPCError as exc:  # a membership of an engagement Temporal no longer has: not here
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise
                 raise NotHere(NOT_HERE) from None
             plan = status.state.plan
             return Place(
@@ -122,6 +139,7 @@ class Waiting:
     expiring: list[Expiring] = field(default_factory=list)
     votes: list[VoteCastByMe] = field(default_factory=list)
     places: list[Place] = field(default_factory=list)
+    unreachable: bool = False  # the engagements could not be asked where they stand: show nothing, say so
 
 
 @dataclass(frozen=True)
@@ -136,7 +154,12 @@ class VoteCastByMe:
 
 async def waiting(services: Services, current: Session) -> Waiting:
     found = Waiting()
-    for here in await places(services, current):
+    try:
+        mine = await places(services, current)
+    except Unreachable as exc:
+        log.warning("engagements_unreachable", error=str(exc.__cause__))
+        return Waiting(unreachable=True)
+    for here in mine:
         found.places.append(here)
         state, now = here.status.state, here.status.as_of
         plan = state.plan

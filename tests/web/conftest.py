@@ -25,6 +25,7 @@ import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from temporalio.client import Client
 
 from application.services import Services
 from coproduce.web.app import create_app
@@ -111,11 +112,15 @@ class WebSite:
 def services_for(
     database_url: str, web_url: str, smtp_url: str | None, master_key: bytes, writer: Signer
 ) -> Services:
-    async def no_temporal():  # type: ignore[no-untyped-def]
-        raise RuntimeError("these pages do not need Temporal")
+    """Services with no Temporal behind them: a port nothing listens on, as when Temporal is down. Signing
+    in does not need it; the page listing a person's engagements says it cannot show them."""
+    nowhere = f"127.0.0.1:{free_port()}"
+
+    async def temporal_down() -> Client:
+        return await Client.connect(nowhere)
 
     return Services(
-        connect_temporal=no_temporal, database_url=lambda: database_url, load_master_key=lambda _: master_key,
+        connect_temporal=temporal_down, database_url=lambda: database_url, load_master_key=lambda _: master_key,
         load_writer_key=lambda: writer, load_writer_verifiers=lambda: [writer.verifier], task_queue="web-tests",
         web_url=web_url, smtp_url=smtp_url, mail_from="coproduce <coproduce@localhost>",
     )  # fmt: skip
