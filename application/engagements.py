@@ -9,15 +9,19 @@ is durable in the log (or it was refused, with the domain's sentence).
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import random
 import re
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
-from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.plan import Plan, plan_rescheduled
@@ -31,6 +35,8 @@ from .errors import UserError
 from .identity import Actor
 from .requests import request as checked
 from .services import Services
+
+T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
 
@@ -171,7 +177,7 @@ async def engagement_status(handle: WorkflowHandle[Any, Any]) -> m.EngagementSta
     if described.status == WorkflowExecutionStatus.COMPLETED:
         result = await handle.result()  # a typed handle decodes it; an untyped one gives its JSON
         return result if isinstance(result, m.EngagementStatus) else m.EngagementStatus.model_validate(result)
-    return await handle.query(EngagementWorkflow.status)
+    return await patiently(lambda: handle.query(EngagementWorkflow.status))
 
 
 @dataclass(frozen=True)
@@ -217,11 +223,47 @@ async def submit(
     handle = (await services.temporal()).get_workflow_handle(engagement_id)
     key = update_id or f"{actor.channel}-{uuid.uuid4()}"
     signed = vouched(services, actor, engagement_id, update, key)
-    result: m.UpdateResult = await handle.execute_update(handler, signed, id=key)
+    result: m.UpdateResult = await patiently(lambda: handle.execute_update(handler, signed, id=key))
     log.info(
         "input recorded", engagement_id=engagement_id, actor=str(actor), update_id=key, events=result.events
     )
     return result
+
+
+# Temporal's answers that mean "busy, send it again": nothing was recorded, and the same update id sent
+# again records it once. Too many updates in flight on one workflow (ten by default); an update aborted
+# because the workflow's update registry was cleared (its context reloaded under load: a retryable
+# error, temporalio/temporal#6630); the server's wait for the outcome ran out; and an update a workflow
+# task completed without taking, having started before the update arrived.
+ABORTED = "workflow update was aborted"
+NOT_PROCESSED = "Workflow Update is rejected because it wasn't processed by worker"
+BUSY_PATIENCE = 120.0  # seconds an input waits for a busy engagement before it is refused
+
+
+async def patiently(send: Callable[[], Awaitable[T]]) -> T:
+    """``send()``, again after a short, growing, random pause while Temporal says the engagement is busy
+    (see above), for up to ``BUSY_PATIENCE`` seconds: a tenants' meeting voting at once gets every vote
+    recorded, in turn, once. The SDK's client retries these a few times itself; a hundred inputs at once
+    on one engagement outlast its retries. A server that cannot be reached at all is reported at once."""
+    deadline = time.monotonic() + BUSY_PATIENCE
+    pause = 0.05
+    while True:
+        try:
+            return await send()
+        except RPCError as exc:
+            busy = (
+                exc.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED)
+                or (exc.status == RPCStatusCode.UNAVAILABLE and ABORTED in exc.message)
+                or "Timeout expired" in exc.message
+            )
+            if not busy or time.monotonic() > deadline:
+                raise
+        except WorkflowUpdateFailedError as exc:
+            if NOT_PROCESSED not in str(getattr(exc.cause, "message", "")) or time.monotonic() > deadline:
+                raise
+        log.info("engagement busy: sending again", pause=round(pause, 2))
+        await asyncio.sleep(pause * (0.5 + random.random()))
+        pause = min(pause * 2, 2.0)
 
 
 def vouched(services: Services, actor: Actor, engagement_id: str, update: m.Input, update_id: str) -> m.Input:
