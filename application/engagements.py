@@ -230,12 +230,13 @@ async def submit(
     return result
 
 
-# Temporal's answers that mean "busy, send it again": nothing was recorded, and the same update id sent
-# again records it once. Too many updates in flight on one workflow (ten by default); an update aborted
-# because the workflow's update registry was cleared (its context reloaded under load: a retryable
-# error, temporalio/temporal#6630); the server's wait for the outcome ran out; and an update a workflow
-# task completed without taking, having started before the update arrived.
-ABORTED = "workflow update was aborted"
+# Temporal's answers that mean "busy, send it again": the same update id sent again records the input
+# once, whether or not the first attempt was recorded. Too many updates in flight on one workflow (ten by
+# default); unavailable, as when an update is aborted because the workflow's update registry was
+# cleared (its context reloaded under load: retryable, temporalio/temporal#6630), but not a server
+# that refuses connections; the server's wait for the outcome ran out; the HTTP/2 connection broke
+# under load ("h2 protocol error"); and an update a workflow task completed without taking, having
+# started before the update arrived.
 NOT_PROCESSED = "Workflow Update is rejected because it wasn't processed by worker"
 BUSY_PATIENCE = 120.0  # seconds an input waits for a busy engagement before it is refused
 
@@ -253,8 +254,8 @@ async def patiently(send: Callable[[], Awaitable[T]]) -> T:
         except RPCError as exc:
             busy = (
                 exc.status in (RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.DEADLINE_EXCEEDED)
-                or (exc.status == RPCStatusCode.UNAVAILABLE and ABORTED in exc.message)
-                or "Timeout expired" in exc.message
+                or (exc.status == RPCStatusCode.UNAVAILABLE and "connect error" not in exc.message)
+                or any(said in exc.message for said in ("Timeout expired", "h2 protocol error"))
             )
             if not busy or time.monotonic() > deadline:
                 raise
