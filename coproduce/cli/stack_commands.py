@@ -20,8 +20,8 @@ from workers.running import StackInfo, running_stack
 from workers.stack import Stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
 
-from ..web.serve import bind_of, serve_web
-from .common import Commands, JsonOption, err, fail, out, print_json, run, settings
+from ..web.serve import bind_of, serve_web, trusted_proxies
+from .common import Commands, JsonOption, attempt, err, fail, out, print_json, run, settings
 
 db_app = typer.Typer(cls=Commands, help="The event log's PostgreSQL database.", no_args_is_help=True)
 
@@ -279,6 +279,7 @@ def web(
             "set it to the public https address people open (sign-in links and passkeys need it), "
             "like https://votes.example.org"
         )
+    attempt(lambda: trusted_proxies(config))
     public = config.web_url or f"http://{address}"
 
     async def body() -> None:
