@@ -20,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from coproduce.web.serve import bind_of
 from workers.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -93,7 +94,7 @@ def test_the_compose_services_are_wired_to_what_exists() -> None:
             source = secret if isinstance(secret, str) else secret["source"]
             assert source in secrets, f"{name} mounts unknown secret {source}"
             target = secret if isinstance(secret, str) else secret.get("target", source)
-            if name in ("worker", "cli"):
+            if name in ("worker", "cli", "web"):
                 assert f"COPRODUCE_{target.upper().removeprefix('COPRODUCE_')}" in SETTINGS, target
         assert _env_names(service.get("environment")) <= SETTINGS, name
     assert services["worker"]["deploy"]["replicas"] >= 2
@@ -101,12 +102,30 @@ def test_the_compose_services_are_wired_to_what_exists() -> None:
     assert services["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_the_compose_web_service_has_its_address_its_secrets_and_a_health_check() -> None:
+    web = compose()["services"]["web"]
+    assert web["command"] == ["web"]
+    assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    env = web["environment"]
+    assert env["COPRODUCE_WEB_URL"].startswith("${COPRODUCE_WEB_URL:?")  # never a guessed address
+    _, port = bind_of(env["COPRODUCE_WEB_BIND"])
+    targets = {secret["target"] for secret in web["secrets"]}
+    assert targets == {
+        "coproduce_database_url", "coproduce_writer_key", "coproduce_master_key", "coproduce_payload_keys",
+        "coproduce_smtp_url",
+    }  # fmt: skip
+    check = " ".join(web["healthcheck"]["test"])
+    assert f"127.0.0.1:{port}/healthz" in check
+    assert any(str(published).endswith(f":{port}") for published in web["ports"])
+
+
 def test_make_secrets_creates_every_secret_compose_mounts_privately(tmp_path: Path) -> None:
     copy = tmp_path / "deploy"
     copy.mkdir()
     shutil.copy(DEPLOY / "make-secrets.sh", copy)
     shutil.copy(DEPLOY / "compose.yaml", copy)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}  # no address given
+    env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     env["PYTHONPATH"] = str(DEPLOY.parent)
     done = subprocess.run(
         ["sh", str(copy / "make-secrets.sh")], env=env, capture_output=True, text=True, timeout=60
@@ -117,11 +136,18 @@ def test_make_secrets_creates_every_secret_compose_mounts_privately(tmp_path: Pa
         assert path.stat().st_size > 0, path
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert (copy / "secrets" / "checkpoint_key").read_text().startswith("PRIVATE+KEY+coproduce/eventlog+")
+    # compose refuses to start without the web app's address; the script starts .env with one to edit
+    settings = (copy / ".env").read_text().splitlines()
+    assert "COPRODUCE_WEB_URL=http://localhost:8000" in settings and settings[0].startswith("TEMPORAL_DB_")
+    assert stat.S_IMODE((copy / ".env").stat().st_mode) == 0o600
+    assert "secrets/smtp_url" in done.stdout  # the mail server's URL is a placeholder until filled in
     before = (copy / "secrets" / "writer_password").read_text()
+    (copy / ".env").write_text(settings[0] + "\n")  # an .env made before the web app was deployed
     again = subprocess.run(
         ["sh", str(copy / "make-secrets.sh")], env=env, capture_output=True, text=True, timeout=60
     )
     assert again.returncode == 0 and (copy / "secrets" / "writer_password").read_text() == before
+    assert (copy / ".env").read_text().splitlines() == settings  # the missing setting added, nothing lost
 
 
 def _hadolint() -> str:
