@@ -20,6 +20,7 @@
 | ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
 | ``COPRODUCE_MASTER_KEY`` | base64 of 32 random bytes: wraps the people register's data keys (``workers/keys.py``) | the key file in the state directory |
 | ``COPRODUCE_PAYLOAD_KEYS`` | ``id=base64`` entries, comma-separated, the first encrypts: Temporal payload encryption | the key file in the state directory |
+| ``COPRODUCE_WEB_TRUSTED_PROXIES`` | the reverse proxies whose ``X-Forwarded-For``/``-Proto`` the web app believes: IP addresses or networks, comma-separated | none (forwarded headers ignored) |
 """
 
 from __future__ import annotations
@@ -81,6 +82,10 @@ class Settings(BaseSettings):
         description="the web app's public address, e.g. https://votes.example.org (links in mail)",
     )
     web_bind: str = Field(default="127.0.0.1:8000", description="host:port `coproduce web` listens on")
+    web_trusted_proxies: str | None = Field(
+        default=None,
+        description="proxies whose X-Forwarded-For/-Proto the web app believes: addresses or networks, comma separated",
+    )
     smtp_url: str | None = Field(
         default=None, description="smtp://, smtp+starttls:// or smtps:// mail server"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import signal
 import subprocess
@@ -19,8 +20,8 @@ from workers.running import StackInfo, running_stack
 from workers.stack import Stack, stop_running_stack
 from workers.worker import run_worker, serve_worker
 
-from ..web.serve import serve_web
-from .common import Commands, JsonOption, err, fail, out, print_json, run, settings
+from ..web.serve import bind_of, serve_web, trusted_proxies
+from .common import Commands, JsonOption, attempt, err, fail, out, print_json, run, settings
 
 db_app = typer.Typer(cls=Commands, help="The event log's PostgreSQL database.", no_args_is_help=True)
 
@@ -268,6 +269,17 @@ def web(
     config = settings()
     configure_logging(config)
     address = bind or config.web_bind
+    try:
+        host, _ = bind_of(address)
+    except ValueError:
+        fail(f"the web app cannot listen on '{address}': give host:port, like 0.0.0.0:8000")
+    if not config.web_url and not _loopback(host):
+        fail(
+            f"the web app would listen on {host}, beyond this machine, but COPRODUCE_WEB_URL is not set: "
+            "set it to the public https address people open (sign-in links and passkeys need it), "
+            "like https://votes.example.org"
+        )
+    attempt(lambda: trusted_proxies(config))
     public = config.web_url or f"http://{address}"
 
     async def body() -> None:
@@ -279,3 +291,14 @@ def web(
         await serve_web(config, public, stop, bind=address)
 
     run(body)
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (a name other than localhost may be anywhere)."""
+    name = host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

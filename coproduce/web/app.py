@@ -10,10 +10,14 @@ and forms posting only here; ``nosniff``; a referrer policy (none at all on page
 a sign-in token); a permissions policy; HSTS behind TLS. Every form carries the session's CSRF token,
 checked on every POST. The session cookie is HttpOnly and SameSite=Lax, ``__Host-`` and Secure behind
 TLS; its value is a random id whose hash names a server-side session.
+
+``/healthz`` is for load balancers and probes, outside all of that: no session, no cookie, nothing about
+anyone; ``ok`` while the event log's database answers, one sentence and 503 while it does not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
@@ -22,11 +26,13 @@ from importlib.resources import files
 from typing import Any
 
 import jinja2
+import psycopg
+import structlog
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -41,6 +47,8 @@ from .participation import Pages
 
 Handler = Callable[[Request], Awaitable[Response]]
 MAX_FORM_BYTES = 64 * 1024  # a form bigger than this is refused before it is read
+HEALTH_TIMEOUT = 3  # seconds a health check waits for the database before saying it is not answering
+log = structlog.get_logger(__name__)
 
 
 class WebApp:
@@ -232,6 +240,22 @@ class WebApp:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"ok": True})
 
+    # -- health, for load balancers and probes --------------------------------------------------------
+    async def health(self, request: Request) -> Response:
+        """200 ``ok`` when the event log's database answers ``SELECT 1`` on a connection of its own
+        (so a pool that still holds old connections cannot hide an outage), else 503 in one sentence."""
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                conn = await psycopg.AsyncConnection.connect(
+                    self.services.database_url(), autocommit=True, connect_timeout=HEALTH_TIMEOUT
+                )
+                async with conn:
+                    await conn.execute("SELECT 1")
+        except Exception as exc:  # unreachable, refused, timed out, no database set up: all the same here
+            log.warning("health check: the database did not answer", error=type(exc).__name__)
+            return PlainTextResponse(_DATABASE_DOWN, status_code=503, headers={"Cache-Control": "no-store"})
+        return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
     # -- errors ------------------------------------------------------------------------------------
     async def error(self, request: Request, exc: Exception) -> Response:
         if isinstance(exc, _SignInFirst):
@@ -257,6 +281,7 @@ _TOO_LARGE = (
     "What you sent is too long to take (a reason or note must stay under 5,000 characters). "
     "Shorten it and send it again."
 )
+_DATABASE_DOWN = "The database is not answering, so this server cannot show or record anything now."
 _UNREADABLE = "What was sent could not be read as a form. Go back, reload the page and send it again."
 _CSRF_REFUSED = (
     "This form has expired or did not come from this site. Go back, reload the page and send it again."
@@ -356,6 +381,7 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
             await services.close()
 
     routes = [
+        Route("/healthz", web.health),  # no session: probes carry no cookie and must not make sessions
         Route("/", session(web.home)),
         Route("/sign-in", session(web.sign_in_page)),
         Route("/sign-in/code", session(web.sign_in_code), methods=["POST"]),
