@@ -12,6 +12,7 @@ import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
+import psycopg
 import uvicorn
 
 from application.errors import UserError
@@ -48,6 +49,9 @@ async def serve_web(settings: Settings, web_url: str, stop: asyncio.Event, bind:
     proxies = trusted_proxies(settings)
     services = services_from_settings(settings)
     services.web_url = web_url
+    # Say so at once, in one sentence, when PostgreSQL does not answer (not after uvicorn's 30 s wait).
+    async with await psycopg.AsyncConnection.connect(services.database_url(), connect_timeout=10):
+        pass
     if bind is None:
         parts = urlsplit(web_url)
         host, port = "127.0.0.1", parts.port or 80

@@ -147,3 +147,18 @@ def test_behind_a_trusted_proxy_each_forwarded_client_is_counted_apart(start_web
     assert guesser[-1] == 429 and TOO_MANY.split(".")[0] in web.last
     # someone else behind the same proxy still gets a link
     assert ask_for_links(web, 1, ["203.0.113.8"]) == [200] and "too many" not in web.last.lower()
+
+
+def test_web_says_at_once_when_postgresql_does_not_answer(tmp_path: Path) -> None:
+    nowhere = f"postgresql://coproduce@127.0.0.1:{free_port()}/coproduce"
+    started = time.monotonic()
+    done = subprocess.run(
+        [*COPRODUCE, "web", "--bind", f"127.0.0.1:{free_port()}"],
+        env=environment(tmp_path, COPRODUCE_DATABASE_URL=nowhere), capture_output=True, text=True,
+        cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()  # one sentence, no traceback
+    assert line.startswith("error: cannot connect to PostgreSQL (")
+    assert line.endswith("check COPRODUCE_DATABASE_URL or run `coproduce up`")
+    assert time.monotonic() - started < 20  # not after the connection pool's 30 s
