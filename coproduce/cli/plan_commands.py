@@ -14,6 +14,7 @@ from rich.table import Table
 from application.audit.consistency import described, fold_differences
 from application.simulation import Responses, demo_responses, milestones_due, projected_phases
 from domain.errors import PlanError
+from domain.fidelity import fidelity_warnings
 from domain.plan import plan_json_schema
 from eventlog import Signer, checkpoint_database, verify_database
 from workers.rehearsal import EXAMPLES, Rehearsal, rehearse
@@ -28,8 +29,16 @@ DEMO_PLAN = EXAMPLES / "housing-tenant-governance.yaml"
 
 
 @plan_app.command("check")
-def check(plan_file: Path = typer.Argument(..., help="The plan (YAML)."), as_json: bool = JsonOption) -> None:
-    """Validate a plan, and list every problem at once (with field paths)."""
+def check(
+    plan_file: Path = typer.Argument(..., help="The plan (YAML)."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse the plan for signs of token co-production too, not only warn."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Validate a plan, and list every problem at once (with field paths); then warn where the plan
+    risks token co-production (people with lived experience never deciding, existing decision makers
+    untrained, no assessment first, milestones that never fall due)."""
     try:
         plan = load_plan(plan_file)
     except PlanError as exc:
@@ -42,15 +51,32 @@ def check(plan_file: Path = typer.Argument(..., help="The plan (YAML)."), as_jso
         fail(f"{plan_file} has {count} problem{'s' if count != 1 else ''}:\n{exc}")
     except Exception as exc:
         fail(str(exc))
+    warnings = fidelity_warnings(plan)
+    refused = strict and bool(warnings)
+    many = f"{len(warnings)} warning{'s' if len(warnings) != 1 else ''}"
     if as_json:
         print_json(
-            {"valid": True, "title": plan.title, "phases": len(plan.phases), "people": len(plan.people)}
-        )
+            {
+                "valid": not refused, "title": plan.title, "phases": len(plan.phases), "people": len(plan.people),
+                "warnings": [{"path": w.path, "message": w.message} for w in warnings],
+            }
+        )  # fmt: skip
+        if refused:
+            fail(
+                f"{plan_file} has {many} of token co-production, which --strict refuses (listed in the JSON)"
+            )
         return
+    if refused:
+        listed = "\n".join(f"  {w.path}: {w.message}" for w in warnings)
+        fail(f"{plan_file} has {many} of token co-production, which --strict refuses:\n{listed}")
     out.print(
         f"{plan_file}: a valid plan: [bold]{plan.title}[/] ({plan.organisation.name}), {len(plan.phases)} phases, "
         f"{len(plan.people)} people, {plan.starts_on} to {plan.ends_on}"
     )
+    if warnings:
+        out.print(f"{many} of token co-production (`--strict` refuses them):", highlight=False)
+        for warning in warnings:
+            out.print(f"  {warning.path}: {warning.message}", highlight=False, markup=False)
 
 
 @plan_app.command("schema")

@@ -45,10 +45,26 @@ def state(tmp_path: Path) -> Path:
     return tmp_path / "state"
 
 
-def test_plan_check_accepts_the_examples(state: Path) -> None:
+def test_plan_check_accepts_the_examples_and_warns_that_their_year_end_is_never_measured(state: Path) -> None:
     for name in ("housing-tenant-governance", "mental-health-lived-experience"):
         checked = coproduce("plan", "check", f"examples/{name}.yaml", state=state)
         assert checked.returncode == 0 and "a valid plan" in checked.stdout
+        assert "1 warning of token co-production (`--strict` refuses them):" in checked.stdout
+        assert "evaluation.milestones[2].at_end_of_phase: 'year-end' is due at the end of the last phase" in (
+            checked.stdout
+        )
+
+
+def test_plan_check_strict_refuses_a_plan_with_warnings_and_lists_them(state: Path) -> None:
+    path = "examples/housing-tenant-governance.yaml"
+    strict = coproduce("plan", "check", path, "--strict", state=state)
+    assert strict.returncode == 1 and strict.stdout == ""
+    first, *listed = strict.stderr.strip().splitlines()
+    assert first == f"error: {path} has 1 warning of token co-production, which --strict refuses:"
+    assert [line.split(": ")[0].strip() for line in listed] == ["evaluation.milestones[2].at_end_of_phase"]
+    as_json = json.loads(coproduce("plan", "check", path, "--strict", "--json", state=state).stdout)
+    assert as_json["valid"] is False
+    assert [w["path"] for w in as_json["warnings"]] == ["evaluation.milestones[2].at_end_of_phase"]
 
 
 def test_plan_check_lists_every_problem_with_its_field_path(state: Path) -> None:

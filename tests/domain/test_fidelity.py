@@ -1,0 +1,91 @@
+"""Signs of token co-production in a plan (``domain.fidelity``): each warning appears when the plan gives
+the reason for it, names the field to change, and goes away when the plan is put right."""
+
+from __future__ import annotations
+
+from domain.fidelity import fidelity_warnings, lived_experience_decides
+from domain.plan import plan_from_yaml
+from tests.domain.plans import SMALL_PLAN_YAML, example_plan
+
+ASSESSED = SMALL_PLAN_YAML.replace(
+    "    objectives: [Agree the plan]\n",
+    "    objectives: [Agree the plan]\n    activities:\n"
+    "      - {id: find-out, type: assessment, title: Find out about the organisation}\n",
+    1,
+)
+
+
+def warned(text: str) -> dict[str, str]:
+    return {w.path: w.message for w in fidelity_warnings(plan_from_yaml(text, "plan.yaml"))}
+
+
+def test_a_plan_that_shares_decisions_draws_no_warning() -> None:
+    assert warned(ASSESSED) == {}
+
+
+def test_a_first_gate_decided_before_any_assessment_is_warned_of() -> None:
+    found = warned(SMALL_PLAN_YAML)
+    assert list(found) == ["phases[0]"]
+    assert found["phases[0]"].startswith(
+        "the first gate ('setup') can be decided before the organisation is assessed"
+    )
+    # A readiness re-assessment asked for by the first gate will do instead of an assessment activity.
+    reassessed = SMALL_PLAN_YAML.replace(
+        "quorum: {decision_maker: 1}}",
+        "quorum: {decision_maker: 1}, evidence: {readiness_reassessed: true}}",
+        1,
+    )
+    assert warned(reassessed) == {}
+
+
+def test_gates_that_never_need_lived_experience_are_warned_of() -> None:
+    # Service users and carers lose their quorums, and no consent gate is theirs to block.
+    consulted = (
+        ASSESSED.replace("quorum: {decision_maker: 1, service_user: 1}", "quorum: {decision_maker: 1}")
+        .replace("deciding_roles: [sponsor, board, user-rep]", "deciding_roles: [sponsor, board]")
+        .replace("quorum: {decision_maker: 1, service_user: 2}", "quorum: {decision_maker: 1}")
+        .replace("quorum: {service_user: 2}", "quorum: {decision_maker: 1}")
+    )
+    assert warned(consulted) == {
+        "phases": "no gate needs service users' or carers' votes, so people with lived experience are "
+        "consulted but never decide; give at least one gate a quorum such as {service_user: 2}"
+    }
+
+
+def test_a_consent_gate_service_users_can_block_counts_as_theirs() -> None:
+    plan = plan_from_yaml(ASSESSED.replace("quorum: {decision_maker: 1, service_user: 2}", "quorum: {}"), "p")
+    pilot = plan.phases_by_id["pilot"]
+    assert pilot.gate.quorum == {} and lived_experience_decides(plan, pilot)
+    train_by_vote = plan.phases_by_id["train"].model_copy(
+        update={"gate": plan.phases_by_id["train"].gate.model_copy(update={"quorum": {"decision_maker": 1}})}
+    )
+    assert not lived_experience_decides(plan, train_by_vote)  # a vote they may lose is not a say
+
+
+def test_existing_decision_makers_who_learn_nothing_are_warned_of() -> None:
+    untrained = ASSESSED.replace("    - {roles: [board], modules: [gov], gates: [pilot]}\n", "")
+    assert warned(untrained) == {
+        "training.requirements": "only new decision makers are trained: nothing is required of the existing "
+        "ones (d1, d2, d3), who must learn to share decisions; require a module (for example shared decision "
+        "making) of their roles (board, sponsor)"
+    }
+
+
+def test_a_milestone_at_the_end_of_the_last_phase_is_warned_of_as_never_due() -> None:
+    never = ASSESSED.replace("at_end_of_phase: pilot}", "at_end_of_phase: widen}")
+    assert warned(never) == {
+        "evaluation.milestones[0].at_end_of_phase": "'mid' is due at the end of the last phase ('widen'), when "
+        "the engagement completes and nothing more is measured, so it never falls due; tie it to an earlier "
+        "phase or give it a due_on date within the plan"
+    }
+
+
+def test_both_examples_are_warned_only_that_their_year_end_is_never_measured() -> None:
+    examples = {
+        "housing-tenant-governance.yaml": "annual-review",
+        "mental-health-lived-experience.yaml": "embedding",
+    }
+    for name, last in examples.items():
+        found = fidelity_warnings(example_plan(name))
+        assert [w.path for w in found] == ["evaluation.milestones[2].at_end_of_phase"], name
+        assert found[0].message.startswith(f"'year-end' is due at the end of the last phase ('{last}')")
