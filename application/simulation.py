@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
+from domain.engagement import PhaseState
 from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
 from eventlog import RecordedEvent
@@ -34,6 +36,7 @@ from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
 
 from .engagements import engagement_status
+from .errors import UserError
 
 W = EngagementWorkflow
 UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
@@ -50,12 +53,54 @@ class Responses(BaseModel):
     check_in_every_weeks: int = Field(default=2, ge=1, description="how often people check in")
     uneasy_phases: list[str] = Field(
         default_factory=list,
-        description="phases where people are uneasy (comfort 2) until the pace policy holds them",
+        description="phases where people are uneasy (comfort 2) at first, until the pace policy holds them",
+    )
+    uneasy_weeks: int = Field(
+        default=2, ge=1, le=52, description="how many weeks from an uneasy phase's start people stay uneasy"
     )
     objections: dict[str, str] = Field(
         default_factory=dict,
         description="phase id -> the reason people give for objecting at its gate's first round",
     )
+
+
+def responses_from_yaml(text: str, source: str, plan: Plan) -> Responses:
+    """The responses in ``text`` (YAML) for ``plan``; a ``UserError`` naming the line of each phase id the
+    plan does not have, or the first thing wrong with the file's shape."""
+    try:
+        responses = Responses.model_validate(yaml.safe_load(text) or {})
+    except yaml.YAMLError as exc:
+        raise UserError(f"{source} is not a valid responses file: {str(exc).splitlines()[0]}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise UserError(f"{source} is not a valid responses file: {where}: {first['msg']}") from None
+    known = list(plan.phases_by_id)
+    problems = [
+        f"line {line}: {field} names '{name}', which is not a phase of the plan ({', '.join(known)})"
+        for field in ("uneasy_phases", "objections")
+        for name, line in _ids_with_lines(text, field)
+        if name not in plan.phases_by_id
+    ]
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        raise UserError(f"{source} has {count}:\n" + "\n".join(f"  {problem}" for problem in problems))
+    return responses
+
+
+def _ids_with_lines(text: str, field: str) -> list[tuple[str, int]]:
+    """The ids under ``field`` (a list's items, or a mapping's keys) with their line numbers."""
+    root = yaml.compose(text)
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value != field:
+            continue
+        if isinstance(value, yaml.SequenceNode):
+            return [(str(item.value), item.start_mark.line + 1) for item in value.value]
+        if isinstance(value, yaml.MappingNode):
+            return [(str(name.value), name.start_mark.line + 1) for name, _ in value.value]
+    return []
 
 
 class ScriptedPeople:
@@ -169,7 +214,7 @@ class ScriptedPeople:
         if self.weeks % self.responses.check_in_every_weeks == 0 or uneasy:
             comfort = self.responses.comfort
             if uneasy:
-                comfort = 5 if state.phases[uneasy[0]].holds_recorded else 2
+                comfort = 5 if self._eased(state.phases[uneasy[0]], now) else 2
             for person_id in attendees[: plan.pace.min_check_ins + 2]:
                 await self.send(W.record_check_in, m.RecordCheckIn(person_id=person_id, comfort=comfort))
 
@@ -194,6 +239,12 @@ class ScriptedPeople:
                     await self.send(W.record_measurement, measurement(me, plan, key, milestone_id))
 
         await self.vote()
+
+    def _eased(self, progress: PhaseState, now: datetime) -> bool:
+        """Whether people in an uneasy phase feel better now: the pace policy has held the phase for them,
+        and the weeks they stay uneasy (``Responses.uneasy_weeks``) have passed since it started."""
+        started = progress.started_at or now
+        return progress.holds_recorded > 0 and now >= started + timedelta(weeks=self.responses.uneasy_weeks)
 
     async def vote(self) -> None:
         """Votes on the open gate, one at a time, until it is decided or nobody is left to vote."""

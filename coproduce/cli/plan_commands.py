@@ -6,20 +6,24 @@ import json
 from pathlib import Path
 
 import typer
-import yaml
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from application.audit.consistency import described, fold_differences
-from application.simulation import Responses, demo_responses, milestones_due, projected_phases
+from application.simulation import (
+    Responses,
+    demo_responses,
+    milestones_due,
+    projected_phases,
+    responses_from_yaml,
+)
 from domain.errors import PlanError
 from domain.fidelity import fidelity_warnings
 from domain.plan import plan_json_schema
 from eventlog import Signer, checkpoint_database, verify_database
 from workers.rehearsal import EXAMPLES, Rehearsal, rehearse
 
-from .common import Commands, JsonOption, fail, load_plan, out, print_json, run, settings
+from .common import Commands, JsonOption, attempt, fail, load_plan, out, print_json, run, settings
 from .render import indicators_table, timeline_table
 
 plan_app = typer.Typer(
@@ -196,7 +200,7 @@ def simulate(
     responses_file: Path = typer.Option(
         None,
         "--responses",
-        help="YAML: comfort, check_in_every_weeks, uneasy_phases, objections (phase: reason).",
+        help="YAML: comfort, check_in_every_weeks, uneasy_phases, uneasy_weeks, objections (phase: reason).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -204,13 +208,13 @@ def simulate(
     responses = Responses()
     if responses_file is not None:
         try:
-            responses = Responses.model_validate(
-                yaml.safe_load(responses_file.read_text(encoding="utf-8")) or {}
-            )
+            text = responses_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             fail(f"there is no file {responses_file}")
-        except (yaml.YAMLError, ValidationError) as exc:
-            fail(f"{responses_file} is not a valid responses file: {str(exc).splitlines()[0]}")
+        except (IsADirectoryError, UnicodeDecodeError):
+            fail(f"{responses_file} is not a responses file (a YAML text file)")
+        plan = attempt(lambda: load_plan(plan_file))
+        responses = attempt(lambda: responses_from_yaml(text, str(responses_file), plan))
     result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation", progress=not as_json)
     result.finish()
     rows = projected_phases(result.events)

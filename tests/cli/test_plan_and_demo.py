@@ -103,12 +103,39 @@ def test_simulate_projects_a_plans_timeline(state: Path, tmp_path: Path) -> None
     phases = {row["phase"]: row for row in projected["phases"]}
     assert phases["evaluation-strategy"]["held"] and phases["training"]["rounds"] == 2
     assert all(row["completed"] for row in projected["phases"])
+    # People who stay uneasy longer hold the phase longer: its end, and the plan's, move out.
+    longer = tmp_path / "longer.yaml"
+    longer.write_text("uneasy_phases: [evaluation-strategy]\nuneasy_weeks: 8\n")
+    result = coproduce(
+        "simulate",
+        "examples/housing-tenant-governance.yaml",
+        "--responses",
+        str(longer),
+        "--json",
+        state=state,
+    )
+    assert result.returncode == 0, result.stderr
+    held_longer = {row["phase"]: row for row in json.loads(result.stdout)["phases"]}
+    assert held_longer["evaluation-strategy"]["completed"] > phases["evaluation-strategy"]["completed"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("comfort: high\n")
     refused = coproduce(
         "simulate", "examples/housing-tenant-governance.yaml", "--responses", str(bad), state=state
     )
-    assert refused.returncode == 1 and "not a valid responses file" in refused.stderr
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"error: {bad} is not a valid responses file: comfort: Input should be")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        "comfort: 3\nuneasy_phases: [trianing]\nobjections:\n  training: Dates clash.\n  widen: x\n"
+    )
+    refused = coproduce(
+        "simulate", "examples/housing-tenant-governance.yaml", "--responses", str(typo), state=state
+    )
+    assert refused.returncode == 1 and refused.stdout == ""
+    lines = refused.stderr.strip().splitlines()
+    assert lines[0] == f"error: {typo} has 2 problems:"
+    assert lines[1].startswith("  line 2: uneasy_phases names 'trianing', which is not a phase of the plan (")
+    assert lines[2].startswith("  line 5: objections names 'widen', which is not a phase of the plan (")
 
 
 def test_the_demo_runs_a_year_and_verifies_its_log(state: Path) -> None:
