@@ -9,6 +9,8 @@ deciding. These checks read the plan against the practice (DESIGN.md, "The pract
   and existing ones (the board, the sponsor) accept sharing decisions: some module is required of them;
 - **find out first**: the organisation is assessed before its first gate (an assessment in the first
   phase, or a readiness re-assessment its gate asks for);
+- **everybody comfortable**: comfort is judged group by group (``pace.comfort_by: each_constituency``),
+  not as one average over everyone in which comfortable staff hide uneasy tenants;
 - **measure what lasts**: no milestone that can never fall due. The engagement completes when its last
   gate passes, and nothing is measured after that, so a milestone at the end of the last phase is never
   measured (one dated outside the plan is already an error).
@@ -36,6 +38,7 @@ def fidelity_warnings(plan: Plan) -> list[PlanProblem]:
     warnings += _existing_decision_makers_untrained(plan)
     warnings += _lived_experience_never_decides(plan)
     warnings += _no_assessment_before_first_gate(plan)
+    warnings += _comfort_averaged(plan)
     warnings += _milestones_never_due(plan)
     return warnings
 
@@ -95,6 +98,19 @@ def _no_assessment_before_first_gate(plan: Plan) -> list[PlanProblem]:
             f"the first gate ('{first.id}') can be decided before the organisation is assessed (its past "
             "attempts, what worked, how it handles change); plan an assessment activity in this phase, "
             "or set gate.evidence.readiness_reassessed",
+        )
+    ]
+
+
+def _comfort_averaged(plan: Plan) -> list[PlanProblem]:
+    if plan.pace.comfort_by == "each_constituency":
+        return []
+    return [
+        PlanProblem(
+            "pace.comfort_by",
+            "comfort is one average over everyone, so comfortable staff can hide uneasy service users; set "
+            "comfort_by: each_constituency (and minority_signal: true, so one answer at the bottom of the "
+            "scale holds a gate)",
         )
     ]
 

@@ -2,8 +2,9 @@
 
 A phase may advance when it is running and the engagement is not paused; its minimum dwell has passed;
 comfort is high enough (each taking-part person's latest check-in within the window counts once; at
-least `min_check_ins` of them; their average at or above the threshold: exactly at it is enough), unless
-a facilitator overrode a hold on this phase; the gate's evidence is in (each listed indicator measured
+least `min_check_ins` of them; their average at or above the threshold: exactly at it is enough; under
+`comfort_by: each_constituency` each constituency's average; under `minority_signal`, nobody at the
+bottom of the scale), unless a facilitator overrode a hold on this phase; the gate's evidence is in (each listed indicator measured
 and, if asked, readiness re-assessed, since the phase started); and, for a phase working with the wider
 group, the cohort has been widened.
 """
@@ -15,7 +16,7 @@ from fractions import Fraction
 
 from domain.engagement import EngagementState
 from domain.errors import DomainError
-from domain.vocabulary import DomainModel, day
+from domain.vocabulary import CONSTITUENCIES, Constituency, DomainModel, day
 
 
 class Comfort(DomainModel):
@@ -34,7 +35,7 @@ class PaceCheck(DomainModel):
 
 def recent_comfort(state: EngagementState, now: datetime) -> Comfort:
     """The average of each taking-part person's latest check-in within the comfort window before `now`."""
-    return _comfort(_recent_scores(state, now))
+    return _comfort([score for _, score in _recent_scores(state, now)])
 
 
 def comfort_waiting_for(state: EngagementState, now: datetime) -> str | None:
@@ -42,12 +43,13 @@ def comfort_waiting_for(state: EngagementState, now: datetime) -> str | None:
     return _comfort_gap(state, _recent_scores(state, now))
 
 
-def _recent_scores(state: EngagementState, now: datetime) -> list[int]:
+def _recent_scores(state: EngagementState, now: datetime) -> list[tuple[Constituency, int]]:
+    """Each taking-part person's latest check-in within the window: their constituency and comfort."""
     window_start = now - timedelta(days=state.require_plan().pace.comfort_window_days)
     everyone = state.cohort == "wider"
     people = state.people
     return [
-        check_in.comfort
+        (people[person_id].constituency, check_in.comfort)
         for person_id, check_in in state.check_ins.items()
         if window_start < check_in.at <= now and (everyone or people[person_id].cohort == "initial")
     ]
@@ -57,21 +59,48 @@ def _comfort(scores: list[int]) -> Comfort:
     return Comfort(average=round(sum(scores) / len(scores), 2) if scores else None, check_ins=len(scores))
 
 
-def _comfort_gap(state: EngagementState, scores: list[int]) -> str | None:
+def _comfort_gap(state: EngagementState, recent: list[tuple[Constituency, int]]) -> str | None:
     pace = state.require_plan().pace
+    scores = [score for _, score in recent]
     if len(scores) < pace.min_check_ins:
         plural = "s" if pace.min_check_ins != 1 else ""
         return (
             f"at least {pace.min_check_ins} check-in{plural} in the last {pace.comfort_window_days} days "
             f"({len(scores)} so far)"
         )
+    threshold = Fraction(str(pace.comfort_threshold))
+    if pace.minority_signal and (bottom := scores.count(pace.comfort_scale.low)):
+        answers = "answer" if bottom == 1 else "answers"
+        return (
+            f"nobody at the bottom of the comfort scale: {bottom} recent {answers} of {pace.comfort_scale.low}, "
+            "a minority signal"
+        )
+    if pace.comfort_by == "each_constituency":
+        below = []
+        for constituency in CONSTITUENCIES:
+            theirs = [score for who, score in recent if who == constituency]
+            if theirs and Fraction(sum(theirs), len(theirs)) < threshold:
+                below.append(f"{_GROUPS[constituency]} {sum(theirs) / len(theirs):.2f} over {len(theirs)}")
+        if below:
+            return f"comfort to reach {pace.comfort_threshold:g} in every group ({'; '.join(below)})"
+        return None
     # Exact arithmetic, so an average exactly at the threshold (e.g. 3.5 from 3 and 4) is enough.
-    if Fraction(sum(scores), len(scores)) < Fraction(str(pace.comfort_threshold)):
+    if Fraction(sum(scores), len(scores)) < threshold:
         return (
             f"comfort to reach {pace.comfort_threshold:g} "
             f"(average {sum(scores) / len(scores):.2f} over {len(scores)} recent check-ins)"
         )
     return None
+
+
+_GROUPS: dict[Constituency, str] = {
+    "service_user": "service users",
+    "carer": "carers",
+    "staff": "staff",
+    "decision_maker": "decision makers",
+    "partner": "partners",
+    "facilitator": "facilitators",
+}
 
 
 def pace_check(state: EngagementState, phase_id: str, now: datetime) -> PaceCheck:
@@ -82,7 +111,7 @@ def pace_check(state: EngagementState, phase_id: str, now: datetime) -> PaceChec
         raise DomainError(f"there is no phase '{phase_id}' in the plan")
     progress = state.phases[phase_id]
     scores = _recent_scores(state, now)
-    comfort = _comfort(scores)
+    comfort = _comfort([score for _, score in scores])
     if progress.status != "running" or progress.started_at is None:
         waiting = (
             f"phase '{phase_id}' to start" if progress.status == "pending" else f"phase '{phase_id}' is over"

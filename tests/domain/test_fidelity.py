@@ -12,7 +12,7 @@ ASSESSED = SMALL_PLAN_YAML.replace(
     "    objectives: [Agree the plan]\n    activities:\n"
     "      - {id: find-out, type: assessment, title: Find out about the organisation}\n",
     1,
-)
+).replace("  min_check_ins: 2\n", "  min_check_ins: 2\n  comfort_by: each_constituency\n", 1)
 
 
 def warned(text: str) -> dict[str, str]:
@@ -24,13 +24,17 @@ def test_a_plan_that_shares_decisions_draws_no_warning() -> None:
 
 
 def test_a_first_gate_decided_before_any_assessment_is_warned_of() -> None:
-    found = warned(SMALL_PLAN_YAML)
+    found = warned(
+        ASSESSED.replace(
+            "      - {id: find-out, type: assessment, title: Find out about the organisation}\n", ""
+        ).replace("    activities:\n", "", 1)
+    )
     assert list(found) == ["phases[0]"]
     assert found["phases[0]"].startswith(
         "the first gate ('setup') can be decided before the organisation is assessed"
     )
     # A readiness re-assessment asked for by the first gate will do instead of an assessment activity.
-    reassessed = SMALL_PLAN_YAML.replace(
+    reassessed = ASSESSED.replace("type: assessment", "type: review").replace(
         "quorum: {decision_maker: 1}}",
         "quorum: {decision_maker: 1}, evidence: {readiness_reassessed: true}}",
         1,
@@ -78,6 +82,12 @@ def test_a_milestone_at_the_end_of_the_last_phase_is_warned_of_as_never_due() ->
         "the engagement completes and nothing more is measured, so it never falls due; tie it to an earlier "
         "phase or give it a due_on date within the plan"
     }
+
+
+def test_comfort_averaged_over_everyone_is_warned_of() -> None:
+    assert warned(SMALL_PLAN_YAML)["pace.comfort_by"].startswith(
+        "comfort is one average over everyone, so comfortable staff can hide uneasy service users"
+    )
 
 
 def test_both_examples_are_warned_only_that_their_year_end_is_never_measured() -> None:

@@ -1,11 +1,15 @@
-"""The pace policy: dwell, comfort (exactly at the threshold is enough), evidence, cohort, holds and overrides."""
+"""The pace policy: dwell, comfort (exactly at the threshold is enough; each group's; a minority signal),
+evidence, cohort, holds and overrides."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.errors import DomainError
 from domain.events import EngagementPaused, PaceHoldRecorded, PaceOverridden
-from domain.rules.pace import pace_check, recent_comfort
+from domain.rules.pace import comfort_waiting_for, pace_check, recent_comfort
 from tests.domain.helpers import Story, day
+from tests.domain.plans import small_plan
 
 
 def pilot_with_evidence() -> Story:
@@ -100,3 +104,54 @@ def test_phases_not_running_cannot_advance() -> None:
     assert pace_check(story.state, "setup", story.now).waiting_for == ("phase 'setup' is over",)
     with pytest.raises(DomainError, match="there is no phase 'nope' in the plan"):
         pace_check(story.state, "nope", story.now)
+
+
+# -- everybody comfortable, not the room on average (pace.comfort_by, pace.minority_signal) ---------------
+def fair(comfort_by: str = "each_constituency", minority_signal: bool = False) -> Story:
+    """The pilot with its evidence in, under a plan whose pace policy listens to each group."""
+    plan = small_plan()
+    pace = plan.pace.model_copy(update={"comfort_by": comfort_by, "minority_signal": minority_signal})
+    story = Story(plan.model_copy(update={"pace": pace}))
+    return story.through_train().agree_evaluation().on(10).measure("attendance", 60).assess()
+
+
+def test_comfortable_staff_and_board_cannot_hide_uneasy_service_users() -> None:
+    # Threshold 3.5: overall 3.6 is enough, but the service users average 2.5.
+    answers = {"u1": 2, "u2": 3, "d1": 5, "d2": 5, "s1": 3}
+    assert pace_check(fair("everyone").on(15).check_ins(**answers).state, "pilot", day(15)).may_advance
+    check = pace_check(fair().on(15).check_ins(**answers).state, "pilot", day(15))
+    assert not check.may_advance
+    assert check.waiting_for == (
+        "comfort to reach 3.5 in every group (service users 2.50 over 2; staff 3.00 over 1)",
+    )
+    eased = fair().on(15).check_ins(**answers).on(16).check_ins(u1=4, u2=4, s1=4)
+    assert pace_check(eased.state, "pilot", day(16)).may_advance
+
+
+def test_one_answer_at_the_bottom_of_the_scale_holds_the_gate_as_a_minority_signal() -> None:
+    answers = {"u1": 1, "u2": 5, "u3": 5, "d1": 5, "d2": 5}  # 4.2 on average: enough without the signal
+    assert pace_check(fair("everyone").on(15).check_ins(**answers).state, "pilot", day(15)).may_advance
+    check = pace_check(
+        fair("everyone", minority_signal=True).on(15).check_ins(**answers).state, "pilot", day(15)
+    )
+    assert check.waiting_for == (
+        "nobody at the bottom of the comfort scale: 1 recent answer of 1, a minority signal",
+    )
+
+
+@given(
+    answers=st.dictionaries(
+        st.sampled_from(["u1", "u2", "u3", "c1", "d1", "d2", "s1"]), st.integers(1, 5), min_size=2
+    )
+)
+@settings(max_examples=150, deadline=None)
+def test_each_group_comfortable_means_the_room_is_too(answers: dict[str, int]) -> None:
+    """A weighted mean of averages at or above the threshold is too: the fair rule never lets a gate open
+    that the average over everyone would hold, and the minority signal only ever holds more."""
+    everyone = comfort_waiting_for(fair("everyone").on(15).check_ins(**answers).state, day(15))
+    each = comfort_waiting_for(fair().on(15).check_ins(**answers).state, day(15))
+    signal = comfort_waiting_for(fair(minority_signal=True).on(15).check_ins(**answers).state, day(15))
+    if each is None:
+        assert everyone is None
+    if signal is None:
+        assert each is None and 1 not in answers.values()
