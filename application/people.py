@@ -1,4 +1,7 @@
-"""The people use cases: who takes part in an engagement, and forgetting someone.
+"""The people use cases: who takes part in an engagement, adding someone, and forgetting someone.
+
+Adding someone to a running engagement records them in the log by id, constituency, roles and cohort
+(``participant_joined``); their name and contact details go to the people register, never the log.
 
 Forgetting honours a person's right to erasure in a log that cannot change: their entry in the people
 register is blanked and their data key destroyed, so their sealed text can never be read again, and a
@@ -16,15 +19,20 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from domain.events.people import PersonForgotten
+from domain.people import Person
 from eventlog import DuplicateEventError
+from workflows import messages as m
 from workflows.contracts import EventToAppend
+from workflows.messages import UpdateResult
 
 from .audit.disclosure import Disclosure, forgotten_people
 from .audit.history import load, state_as_of
+from .engagements import submit
 from .errors import NotFound, UserError
 from .identity import Actor
 from .privacy.records import sealed_events
 from .privacy.register import forgotten_stream
+from .requests import request as checked
 from .services import Services
 
 FORGET_NAMESPACE = uuid.UUID("6f1c7a52-4a55-4d3e-9a57-3f3f0b7f1c11")  # person_forgotten event ids
@@ -55,6 +63,28 @@ async def list_people(services: Services, engagement_id: str) -> list[PersonRow]
         )
         for person_id, person in sorted(state.people.items())
     ]
+
+
+async def add(
+    services: Services,
+    actor: Actor,
+    engagement_id: str,
+    person: Person,
+    *,
+    by: str,
+    update_id: str | None = None,
+) -> UpdateResult:
+    """Add ``person`` to a running engagement, as the facilitator ``by``: the engagement records them
+    (refusing, in a sentence, someone already there or a role the plan lacks), then their name and
+    contact go to the register. Sending the same ``update_id`` again records nothing twice."""
+    joined = checked(
+        m.AddParticipant, by=by, person_id=person.id, constituency=person.constituency, roles=person.roles,
+        cohort=person.cohort,
+    )  # fmt: skip
+    result = await submit(services, actor, engagement_id, joined, update_id=update_id)
+    async with services.register() as register:
+        await register.add(engagement_id, person)
+    return result
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import AsyncConnectionPool
 
+from domain.people import Person
 from domain.plan import Plan, plan_pseudonymised
 
 from .sealing import NONCE_BYTES, new_data_key
@@ -139,9 +140,15 @@ class PeopleRegister:
         """Record the plan's people (names, contact details, constituency) and return the plan as the
         workflow and the log get it: each name replaced by the person's id, no contact details. People
         already forgotten stay forgotten."""
+        await self.add(engagement_id, *plan.people)
+        return plan_pseudonymised(plan)
+
+    async def add(self, engagement_id: str, *people: Person) -> None:
+        """Record (or update) these people's names, contact details and constituency; people already
+        forgotten stay forgotten."""
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(_LOCK, (engagement_id,))
-            for person in plan.people:
+            for person in people:
                 await conn.execute(
                     "INSERT INTO engagements.people_register "
                     "(engagement_id, person_id, display_name, contact, constituency) VALUES (%s, %s, %s, %s, %s) "
@@ -150,7 +157,6 @@ class PeopleRegister:
                     "WHERE engagements.people_register.forgotten_at IS NULL",
                     (engagement_id, person.id, person.display_name, person.contact, person.constituency),
                 )
-        return plan_pseudonymised(plan)
 
     async def people(self, engagement_id: str) -> dict[str, RegisteredPerson]:
         """Person id -> name, contact and constituency, for people not forgotten."""

@@ -1,4 +1,5 @@
-"""``coproduce engagement ...``, ``record ...`` and ``gate ...``: what operators and approvers do.
+"""``coproduce engagement ...``, ``record ...``, ``ladder ...`` and ``gate ...``: what operators and
+approvers do.
 
 Each command parses its options into a typed request, calls one use case (``application.engagements``)
 and prints what it returns.
@@ -38,6 +39,11 @@ engagement_app = typer.Typer(
     cls=Commands, help="Start, list, inspect, pause, resume and amend engagements.", no_args_is_help=True
 )
 record_app = typer.Typer(cls=Commands, help="Record what happened in an engagement.", no_args_is_help=True)
+ladder_app = typer.Typer(
+    cls=Commands,
+    help="Where each decision area stands on the ladder of participation.",
+    no_args_is_help=True,
+)
 gate_app = typer.Typer(
     cls=Commands,
     help="Decide phase gates (approvers) and override pace holds (facilitators).",
@@ -328,6 +334,57 @@ def record_contribution(
     msg = build(
         m.RecordContribution, by=by, person_id=person, minutes=minutes, expenses_pence=expenses_pence, session_id=session
     )  # fmt: skip
+    send(engagement_id, msg, update_id, as_json, for_reason)
+
+
+@record_app.command("recognition")
+def record_recognition(
+    engagement_id: str,
+    by: str = As,
+    person: str = typer.Option(..., "--person", help="Who is paid or given a voucher."),
+    fee_pence: int = typer.Option(..., "--fee-pence", help="The fee, in pence."),
+    expenses_pence: int = typer.Option(0, "--expenses-pence", help="Expenses repaid, in pence."),
+    form: str = typer.Option(..., "--form", help="payment or voucher."),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record recognition paid for time someone gave: a payment or a voucher, and expenses repaid."""
+    msg = build(
+        m.RecordRecognition, by=by, person_id=person, fee_pence=fee_pence, expenses_pence=expenses_pence, form=form
+    )  # fmt: skip
+    send(engagement_id, msg, update_id, as_json, for_reason)
+
+
+@engagement_app.command("widen")
+def widen(
+    engagement_id: str,
+    by: str = As,
+    phase: str = typer.Option(
+        None, "--phase", help="The phase the wider group joins in (default: the current one)."
+    ),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Widen the cohort: the wider group (people marked cohort: wider) takes part from now on."""
+    send(engagement_id, build(m.WidenCohort, by=by, phase_id=phase), update_id, as_json, for_reason)
+
+
+@ladder_app.command("set")
+def ladder_set(
+    engagement_id: str,
+    area: str = typer.Option(..., "--area", help="The decision area (its id in the plan)."),
+    to: str = typer.Option(..., "--to", help="The rung it is on now (e.g. co-design, co-production)."),
+    agreed_by: list[str] = typer.Option(
+        ..., "--agreed-by", help="Who agreed the move (a person id; give it once for each person)."
+    ),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record the rung of the ladder of participation a decision area is on now, and who agreed it."""
+    msg = build(m.ChangeRung, area_id=area, to_rung=to, agreed_by=tuple(agreed_by))
     send(engagement_id, msg, update_id, as_json, for_reason)
 
 

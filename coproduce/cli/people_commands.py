@@ -15,10 +15,26 @@ from rich.table import Table
 from application import people
 from application.identity import sign_in
 from application.identity.cards import save_card
+from domain.people import Person
 from workers.codec import codec
 from workers.keys import new_key_text
 
-from .common import Commands, JsonOption, acting, fail, operator, out, print_json, run, services, settings
+from .common import (
+    Commands,
+    JsonOption,
+    UpdateIdOption,
+    acting,
+    build,
+    fail,
+    operator,
+    out,
+    print_json,
+    report_update,
+    run,
+    services,
+    settings,
+)
+from .engagement_commands import ForReason
 
 people_app = typer.Typer(
     cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
@@ -42,6 +58,37 @@ def list_people(
     for row in rows:
         table.add_row(row["person_id"], row["name"] or "", row["constituency"], row["forgotten"] or "")
     out.print(table)
+
+
+@people_app.command("add")
+def add(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="Their id (opaque, like t15; never built from a name)."),
+    name: str = typer.Option(..., "--name", help="Their name (kept in the people register, not the log)."),
+    constituency: str = typer.Option(
+        ..., "--constituency", help="service_user, carer, staff, decision_maker, partner or facilitator."
+    ),
+    roles: list[str] = typer.Option([], "--role", help="A role of the plan they hold (once for each)."),
+    cohort: str = typer.Option("initial", "--cohort", help="initial, or wider (once the cohort widens)."),
+    contact: str = typer.Option(None, "--contact", help="An email address, for invitations and reminders."),
+    by: str = typer.Option(..., "--as", help="The facilitator adding them."),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add someone to a running engagement: the record gets their id, constituency, roles and cohort;
+    their name and contact go to the people register."""
+    person = build(
+        Person, id=person_id, display_name=name, contact=contact, constituency=constituency, roles=tuple(roles),
+        cohort=cohort,
+    )  # fmt: skip
+    result = run(
+        lambda: people.add(
+            services(), operator(for_reason), engagement_id, person, by=by, update_id=update_id
+        ),
+        engagement_id,
+    )
+    report_update(result, as_json)
 
 
 @people_app.command("forget")
