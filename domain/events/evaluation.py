@@ -54,15 +54,19 @@ def subscale_mean(items: tuple[float, ...]) -> float:
 
 
 class AssessmentRecorded(Event):
-    """The organisational assessment: findings about past co-production and change, with ORIC scores."""
+    """The organisational assessment: findings about past co-production and change, with ORIC scores.
+
+    The findings are the organisation's, not the facilitator's who wrote them down: they are sealed under
+    the engagement's own key (no owner), so forgetting that facilitator does not erase them. (Findings
+    recorded before this change were sealed under ``recorded_by`` and stay so.)"""
 
     SCHEMA_VERSION: ClassVar[int] = 2
     type: Literal["assessment_recorded"] = "assessment_recorded"
     recorded_by: PersonId
-    past_co_production: Annotated[LongText, PersonalData(owner="recorded_by")]
-    what_worked: Annotated[LongText, PersonalData(owner="recorded_by")]
-    what_did_not_work: Annotated[LongText, PersonalData(owner="recorded_by")]
-    approach_to_change: Annotated[LongText, PersonalData(owner="recorded_by")]
+    past_co_production: Annotated[LongText, PersonalData(owner=None)]
+    what_worked: Annotated[LongText, PersonalData(owner=None)]
+    what_did_not_work: Annotated[LongText, PersonalData(owner=None)]
+    approach_to_change: Annotated[LongText, PersonalData(owner=None)]
     oric: OricScores
 
 

@@ -25,7 +25,7 @@ from rich.console import Console
 
 from application.audit.bundle import verify_bundle
 from application.privacy.register import PeopleRegister
-from application.privacy.sealing import ERASED, PREFIX, sealed_owner
+from application.privacy.sealing import ENGAGEMENT_OWNER, ERASED, PREFIX, open_sealed, sealed_owner
 from application.simulation import assessment, demo_responses
 from coproduce.cli.render import status_view
 from domain.plan import plan_rescheduled
@@ -177,6 +177,29 @@ def test_forgetting_a_person_erases_their_text_and_changes_no_decision(
         for key in remaining.values():
             with pytest.raises(InvalidTag):
                 AESGCM(key).decrypt(blob[:12], blob[12:], None)
+
+
+def test_forgetting_the_facilitator_keeps_the_organisations_assessment(
+    year: Year, year_copy: str, state: Path
+) -> None:
+    url, written = year_copy, assessment("f01")
+    with psycopg.connect(url) as conn:
+        assessments = conn.execute(
+            "SELECT event_id, payload FROM eventlog.events WHERE stream_id = %s AND event_type = %s",
+            (year.engagement_id, "assessment_recorded"),
+        ).fetchall()
+    assert assessments and all(recorded["recorded_by"] == "f01" for _, recorded in assessments)
+    done = cli("people", "forget", year.engagement_id, "f01", "--as", "f02", "--reason", "left, asked to be forgotten",
+               url=url, state=state)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # The findings are sealed under the engagement's key, which forgetting f01 leaves alone: they still open.
+    remaining = asyncio.run(_remaining_keys(url, year.engagement_id))
+    assert "f01" not in remaining
+    findings = ("past_co_production", "what_worked", "what_did_not_work", "approach_to_change")
+    for event_id, recorded in assessments:  # the first, and the re-assessments a gate asked for
+        opened = open_sealed("assessment_recorded", recorded, event_id, remaining)
+        assert [opened[f] for f in findings] == [getattr(written, f) for f in findings]
+        assert all(sealed_owner(recorded[f]) == ENGAGEMENT_OWNER for f in findings)
 
 
 def test_a_redacted_bundle_shows_no_personal_text(year: Year, state: Path, tmp_path: Path) -> None:
