@@ -28,9 +28,10 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 
-from domain.engagement import PhaseState
+from domain.engagement import EngagementState, PhaseState
 from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
+from domain.vocabulary import Constituency
 from eventlog import RecordedEvent
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow
@@ -58,10 +59,29 @@ class Responses(BaseModel):
     uneasy_weeks: int = Field(
         default=2, ge=1, le=52, description="how many weeks from an uneasy phase's start people stay uneasy"
     )
+    uneasy_constituency: Constituency | None = Field(
+        default=None, description="only this group is uneasy (everyone who checks in, when left out)"
+    )
+    at_the_bottom: int = Field(
+        default=0, ge=0, description="how many of the uneasy people answer at the bottom of the scale"
+    )
     objections: dict[str, str] = Field(
         default_factory=dict,
         description="phase id -> the reason people give for objecting at its gate's first round",
     )
+
+
+def _every_group(state: EngagementState, people: list[str], count: int) -> tuple[str, ...]:
+    """Up to ``count`` of ``people``, taken from each constituency in turn, so every group is heard."""
+    groups: dict[str, list[str]] = {}
+    for person_id in people:
+        groups.setdefault(state.people[person_id].constituency, []).append(person_id)
+    chosen: list[str] = []
+    while len(chosen) < count and any(groups.values()):
+        for members in groups.values():
+            if members and len(chosen) < count:
+                chosen.append(members.pop(0))
+    return tuple(chosen)
 
 
 def responses_from_yaml(text: str, source: str, plan: Plan) -> Responses:
@@ -203,7 +223,9 @@ class ScriptedPeople:
                     )
 
         # A group session every week; check-ins on the responses' cadence (every week while uneasy).
-        attendees = tuple(p for p in taking_part if state.people[p].constituency != "facilitator")[:8]
+        attendees = _every_group(
+            state, [p for p in taking_part if state.people[p].constituency != "facilitator"], 8
+        )
         await self.send(
             W.record_session,
             m.RecordSession(
@@ -212,10 +234,13 @@ class ScriptedPeople:
         )
         uneasy = [p for p in state.running_phases() if p in self.responses.uneasy_phases]
         if self.weeks % self.responses.check_in_every_weeks == 0 or uneasy:
-            comfort = self.responses.comfort
-            if uneasy:
-                comfort = 5 if self._eased(state.phases[uneasy[0]], now) else 2
+            eased = not uneasy or self._eased(state.phases[uneasy[0]], now)
+            bottom = self.responses.at_the_bottom
             for person_id in attendees[: plan.pace.min_check_ins + 2]:
+                comfort = 5 if uneasy and eased else self.responses.comfort
+                group = self.responses.uneasy_constituency
+                if not eased and group in (None, state.people[person_id].constituency):
+                    comfort, bottom = (plan.pace.comfort_scale.low, bottom - 1) if bottom > 0 else (2, bottom)
                 await self.send(W.record_check_in, m.RecordCheckIn(person_id=person_id, comfort=comfort))
 
         # The evidence the gate asks for, once the minimum dwell has nearly passed.
@@ -289,7 +314,7 @@ def measurement(by: str, plan: Plan, key: str, milestone_id: str | None = None) 
 
 
 def demo_responses(plan: Plan) -> Responses:
-    """Responses that show the pace policy and dissent at work: people uneasy in the third phase, an
+    """Responses that show the pace policy and dissent at work: service users uneasy in the third phase, an
     objection at the first consent gate after it (held), and at the first vote gate (rejected)."""
     phases = list(plan.phases)
     uneasy = [phases[2].id] if len(phases) > 2 else []
@@ -303,7 +328,11 @@ def demo_responses(plan: Plan) -> Responses:
         )
     if vote is not None:
         objections[vote.id] = "Training dates clashed with school holidays; too many of us missed it."
-    return Responses(uneasy_phases=uneasy, objections=objections)
+    # The service users are uneasy in the third phase, one of them at the bottom of the scale: with the
+    # examples' pace policy (each group's comfort, minority signal) the phase is held for them.
+    return Responses(
+        uneasy_phases=uneasy, uneasy_constituency="service_user", at_the_bottom=1, objections=objections
+    )
 
 
 def projected_phases(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:

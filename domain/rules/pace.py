@@ -72,8 +72,8 @@ def _comfort_gap(state: EngagementState, recent: list[tuple[Constituency, int]])
     if pace.minority_signal and (bottom := scores.count(pace.comfort_scale.low)):
         answers = "answer" if bottom == 1 else "answers"
         return (
-            f"nobody at the bottom of the comfort scale: {bottom} recent {answers} of {pace.comfort_scale.low}, "
-            "a minority signal"
+            f"the minority signal to clear: {bottom} recent {answers} at the bottom of the comfort scale "
+            f"({pace.comfort_scale.low})"
         )
     if pace.comfort_by == "each_constituency":
         below = []

@@ -146,6 +146,7 @@ def test_the_demo_runs_a_year_and_verifies_its_log(state: Path) -> None:
     out = demo.stdout
     assert "Decision timeline" in out and "Indicators against their targets" in out
     assert "held" in out and "rejected" in out and "pace hold" in out
+    assert "minority signal to clear" in out  # a service user at the bottom of the scale held a phase
     assert "engagement completed" in out
     assert "Verification: OK:" in out and "The log folds to the workflow's state: yes" in out
     assert "worker shutdown" not in demo.stderr, demo.stderr  # the in-process worker's news stays off

@@ -135,7 +135,7 @@ def test_one_answer_at_the_bottom_of_the_scale_holds_the_gate_as_a_minority_sign
         fair("everyone", minority_signal=True).on(15).check_ins(**answers).state, "pilot", day(15)
     )
     assert check.waiting_for == (
-        "nobody at the bottom of the comfort scale: 1 recent answer of 1, a minority signal",
+        "the minority signal to clear: 1 recent answer at the bottom of the comfort scale (1)",
     )
 
 
