@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from application import people
+from application import people, subject_access
 from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
@@ -89,6 +89,32 @@ def add(
         engagement_id,
     )
     report_update(result, as_json)
+
+
+@people_app.command("export")
+def export(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="The person whose data it is."),
+    out_file: Path = typer.Option(None, "--out", help="Write the copy as a readable HTML page to this file."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Everything held about a person in an engagement, opened, with where each item is stored: the
+    answer to a subject access request (JSON with --json, a readable page with --out)."""
+    found = run(lambda: subject_access.subject_access(services(), engagement_id, person_id), engagement_id)
+    if out_file is not None:
+        try:
+            out_file.write_text(subject_access.subject_access_html(found), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {out_file} ({exc.strerror}); choose a file in a folder you may write to")
+    if as_json:
+        print_json(found.as_json())
+        return
+    out.print(
+        f"{person_id} in {engagement_id}: {len(found.register)} item(s) in the people register, "
+        f"{len(found.events)} entries in the record, {len(found.sign_in)} sign-in record(s)"
+        + (f"; written to {out_file}" if out_file else "; --out FILE writes them as a page, --json as JSON"),
+        highlight=False,
+    )
 
 
 @people_app.command("forget")
