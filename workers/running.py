@@ -25,7 +25,8 @@ class StackInfo:
     temporal_pid: int
     database_url: str
     namespace: str = "default"
-    codec_endpoint: str = ""  # decrypts payloads for the web UI and the stock CLI (--codec-endpoint)
+    codec_endpoint: str = ""  # decrypts payloads for the stock CLI (--codec-endpoint), to holders of:
+    codec_token: str = ""  # the bearer token it asks for (--codec-auth "Bearer TOKEN"); stack.json is 0600
     web_url: str = ""  # the web app (sign-in, approvers' pages)
     smtp_url: str = ""  # the stack's own mail server, when no COPRODUCE_SMTP_URL is set
 

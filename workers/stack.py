@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -188,13 +189,17 @@ class Stack:
         )
         output.close()
 
-    def start_codec_server(self, ports: dict[str, int]) -> None:
-        """Decrypt payloads for the dev server's web UI and the stock CLI, on this machine only."""
+    def start_codec_server(self, ports: dict[str, int]) -> str:
+        """Decrypt payloads for the stock CLI, on this machine only, and only for a caller who holds the
+        token it returns (a new one each start, kept in the 0600 stack.json): any process on the machine
+        can reach the port, and decrypted payloads hold personal data. (The dev server's web UI cannot
+        send a token, so it shows payloads encrypted.)"""
         ui = f"http://127.0.0.1:{ports['ui']}"
+        token = secrets.token_urlsafe(32)
         try:
             self.codec_server = make_server(
                 codec(self.settings), "127.0.0.1", ports["codec"],
-                origins=[ui, ui.replace("127.0.0.1", "localhost")], token=None,
+                origins=[ui, ui.replace("127.0.0.1", "localhost")], token=token,
             )  # fmt: skip
         except OSError as exc:
             raise StackError(
@@ -202,6 +207,7 @@ class Stack:
                 f"or delete {self.paths.ports} so the stack chooses new ones"
             ) from None
         threading.Thread(target=self.codec_server.serve_forever, name="codec-server", daemon=True).start()
+        return token
 
     async def wait_for_temporal(self, address: str, timeout: float = 60) -> Client:
         deadline = time.monotonic() + timeout
@@ -246,7 +252,7 @@ class Stack:
         ports = _ports(self.paths, usual=self.settings.stack_ports == "usual")
         database_url = await asyncio.to_thread(self.start_postgres)
         await migrate_database(database_url)
-        self.start_codec_server(ports)
+        codec_token = self.start_codec_server(ports)
         smtp_url = self.start_mail_server(ports)
         self.start_temporal(ports)
         address = f"127.0.0.1:{ports['temporal']}"
@@ -260,6 +266,7 @@ class Stack:
             database_url=database_url,
             namespace=self.settings.temporal_namespace,
             codec_endpoint=f"http://127.0.0.1:{ports['codec']}",
+            codec_token=codec_token,
             web_url=self.settings.web_url or f"http://localhost:{ports['web']}",
             smtp_url=smtp_url,
         )

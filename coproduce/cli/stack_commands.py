@@ -46,8 +46,10 @@ def describe(info: StackInfo) -> None:
     out.print(f"Temporal UI   {info.temporal_ui}")
     if info.codec_endpoint:
         out.print(
-            f"Codec server  {info.codec_endpoint}  (decrypts payloads for the web UI; for the stock CLI: "
-            f"--codec-endpoint {info.codec_endpoint})"
+            f"Codec server  {info.codec_endpoint}  (decrypts payloads for the stock CLI, for holders of its "
+            f'token: --codec-endpoint {info.codec_endpoint} --codec-auth "Bearer $TOKEN", TOKEN being '
+            "codec_token in stack.json)",
+            highlight=False,
         )
     out.print(
         f"PostgreSQL    {info.database_url.split('@')[-1]}  (database coproduce; credentials in stack.json)"
