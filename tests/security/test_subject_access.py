@@ -8,6 +8,7 @@ Run against the session's ``coproduce up`` stack, as a data protection officer a
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,19 +19,20 @@ from tests.bad_inputs.stack import shared_stack
 from tests.cli.test_end_to_end import QUICK_PLAN
 from tests.web.approvers import Engagement, assert_accessible, assert_reflows, picture
 
-ENGAGEMENT = "access-1"
 THEIR_NOTE = "The stairs at Elm Court frighten me since my fall."
 SOMEONE_ELSES = "Ugo's note, which is not Uma's to see."
 
 
 @pytest.fixture(scope="module")
 def here(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engagement]:
+    # A new engagement each time pytest makes this fixture (it may, when it regroups tests by browser).
+    engagement = f"access-{secrets.token_hex(3)}"
     with shared_stack(tmp_path_factory) as stack:
-        stack.start_engagement(QUICK_PLAN, ENGAGEMENT)
-        stack.ok("record", "checkin", ENGAGEMENT, "--person", "u1", "--comfort", "2", "--note", THEIR_NOTE)
-        stack.ok("record", "checkin", ENGAGEMENT, "--person", "u2", "--comfort", "4", "--note", SOMEONE_ELSES)
-        stack.ok("record", "contribution", ENGAGEMENT, "--as", "f1", "--person", "u1", "--minutes", "90")
-        yield Engagement(stack, ENGAGEMENT)
+        stack.start_engagement(QUICK_PLAN, engagement)
+        stack.ok("record", "checkin", engagement, "--person", "u1", "--comfort", "2", "--note", THEIR_NOTE)
+        stack.ok("record", "checkin", engagement, "--person", "u2", "--comfort", "4", "--note", SOMEONE_ELSES)
+        stack.ok("record", "contribution", engagement, "--as", "f1", "--person", "u1", "--minutes", "90")
+        yield Engagement(stack, engagement)
 
 
 def test_the_export_holds_what_is_held_about_the_person_opened_and_where(
@@ -38,7 +40,7 @@ def test_the_export_holds_what_is_held_about_the_person_opened_and_where(
 ) -> None:
     code = here.invite("u1")["code"]
     page = tmp_path / "uma.html"
-    done = here.facilitator("people", "export", ENGAGEMENT, "u1", "--out", str(page), "--json")
+    done = here.facilitator("people", "export", here.engagement_id, "u1", "--out", str(page), "--json")
     found = json.loads(done.stdout)
     register = {item["what"]: item for item in found["register"]}
     assert register["your name"]["value"] == "Uma User"
@@ -60,18 +62,20 @@ def test_the_page_is_accessible_reflows_and_is_pictured(
     here: Engagement, tmp_path: Path, browser: Browser
 ) -> None:
     page_file = tmp_path / "uma.html"
-    here.facilitator("people", "export", ENGAGEMENT, "u1", "--out", str(page_file))
+    here.facilitator("people", "export", here.engagement_id, "u1", "--out", str(page_file))
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(page_file.as_uri())
-    assert page.locator("h1").inner_text() == f"What coproduce holds about u1 in engagement {ENGAGEMENT}"
+    assert (
+        page.locator("h1").inner_text() == f"What coproduce holds about u1 in engagement {here.engagement_id}"
+    )
     assert_accessible(page)
     assert_reflows(page)
     picture(page, "subject-access")
 
 
 def test_a_person_the_engagement_does_not_have_is_refused_in_one_sentence(here: Engagement) -> None:
-    refused = here.facilitator("people", "export", ENGAGEMENT, "zz9", "--json", check=False)
+    refused = here.facilitator("people", "export", here.engagement_id, "zz9", "--json", check=False)
     assert refused.returncode == 1 and refused.stdout == ""
     assert refused.stderr.strip() == (
-        f"error: there is no person 'zz9' in engagement {ENGAGEMENT}; `coproduce people list {ENGAGEMENT}` shows them"
+        f"error: there is no person 'zz9' in engagement {here.engagement_id}; `coproduce people list {here.engagement_id}` shows them"
     )
