@@ -119,6 +119,7 @@ class EngagementWorkflow:
         # Ids of events adopted from a lost task: that task drew them from this run's random sequence,
         # which this run goes on drawing from, so they are skipped rather than used twice.
         self.adopted_ids: set[UUID] = set()
+        self.appending = 0  # appends in flight (the status query says so: it does not wait for them)
         self.timer: asyncio.Task[None] | None = None
         self.timer_at: datetime | None = None
         # Updates may arrive before `run` has recorded the start: they are validated against the started
@@ -307,6 +308,7 @@ class EngagementWorkflow:
         request = AppendEvents(
             stream_id=workflow.info().workflow_id, expected_version=expected, events=records
         )
+        self.appending += 1
         try:
             reply = await self._append(request)
         except (ActivityError, ApplicationError) as exc:  # (a local activity's failure may come as either)
@@ -318,6 +320,8 @@ class EngagementWorkflow:
                     self.foreign[foreign.position] = foreign
             self.changed = True
             raise ForeignEventFound(found[0].sentence()) from None
+        finally:
+            self.appending -= 1
         if reply.adopted:
             self._adopt(reply)
             return None
@@ -709,6 +713,7 @@ class EngagementWorkflow:
 
     def _status(self) -> m.EngagementStatus:
         status = build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
+        status.recording = self.appending > 0
         if self.foreign:
             status.waiting_for.insert(0, self._foreign_sentence())
         return status
