@@ -9,11 +9,13 @@ checkpoint or a bundle over a log that does not verify).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
+from time import monotonic as time_now
 from typing import Any, Literal
 
 from temporalio.client import WorkflowExecutionStatus
@@ -190,6 +192,9 @@ async def verify(
     return Verification(lines, ok)
 
 
+SETTLE_SECONDS = 30.0  # how long the live comparison waits for an append in flight
+
+
 async def compare_with_workflow(
     services: Services, engagement_id: str, recorded: list[history.DecodedEvent]
 ) -> live.LiveComparison | None:
@@ -201,10 +206,23 @@ async def compare_with_workflow(
     handle = temporal.get_workflow_handle(engagement_id)
     try:
         status = await engagement_status(handle)
+        # An append in flight is in the log (or about to be) before it is in the status or the history:
+        # compare once the workflow has settled.
+        deadline = time_now() + SETTLE_SECONDS
+        while status.recording and time_now() < deadline:
+            await asyncio.sleep(0.1)
+            status = await engagement_status(handle)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return live.LiveComparison(problems=[f"Temporal has no workflow for engagement {engagement_id}"])
         raise
+    if status.recording:
+        return live.LiveComparison(
+            problems=[
+                f"engagement {engagement_id} was still recording an append after {SETTLE_SECONDS:.0f} s "
+                "(is PostgreSQL reachable from its workers?); run the check again once it has settled"
+            ]
+        )
     return await live.compare(temporal, engagement_id, recorded, status)
 
 

@@ -43,6 +43,7 @@ W = EngagementWorkflow
 UPDATE_PATIENCE = 15.0  # seconds before an unanswered input is sent again
 UPDATE_ATTEMPTS = 4
 START_PATIENCE = 60.0  # seconds to wait for the workflow to record the engagement's start
+SETTLE_PATIENCE = 120.0  # seconds to wait for the appends in flight to be recorded (PostgreSQL may be busy)
 
 
 class Responses(BaseModel):
@@ -146,10 +147,18 @@ class ScriptedPeople:
         self._n = 0
 
     async def status(self) -> m.EngagementStatus:
-        """The engagement's status: its query while it runs, its result once it has completed (see
-        ``coproduce.cli.common.engagement_status``: histories recorded by the time-skipping test server under
-        load have been seen to replay differently from how they ran)."""
-        return await engagement_status(self.handle)
+        """The engagement's status once nothing is being recorded: its query while it runs, its result
+        once it has completed (see ``application.engagements.engagement_status``: histories recorded by
+        the time-skipping test server under load have been seen to replay differently from how they
+        ran). The query does not wait for an append in flight (a timer that fell due as time skipped
+        may be recording right now), and the script decides from what it sees: so ask again until the
+        status says it is settled (``recording`` false)."""
+        async with asyncio.timeout(SETTLE_PATIENCE):
+            status = await engagement_status(self.handle)
+            while status.recording:
+                await asyncio.sleep(0.05)
+                status = await engagement_status(self.handle)
+        return status
 
     async def send(self, update: Any, msg: m.Message) -> m.UpdateResult:
         """Send one input; if no answer comes in time, send it again with the same id (safe: update ids

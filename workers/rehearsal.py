@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -141,12 +141,7 @@ async def rehearse(
                         search_attributes=False,
                     ),
                     id=engagement_id,
-                    task_queue=TASK_QUEUE,
-                    # A generous task timeout: on a loaded machine a slow append would otherwise outlast
-                    # 80% of the default 10 s and the SDK would split the update and its local activity
-                    # across workflow tasks, which the time-skipping server has been seen to replay
-                    # wrongly (a non-determinism error on a later query, once in nine runs under load).
-                    task_timeout=timedelta(seconds=60),
+                    task_queue=TASK_QUEUE,  # production's settings: the default 10 s task timeout
                 )
                 people = ScriptedPeople(handle, env.sleep, plan, responses, on_week)
                 status = await people.run(max_weeks=max_weeks)

@@ -6,8 +6,8 @@ builds the events the input would record and applies them to a copy of the state
 missing field to a vote that could not count, is refused with one sentence (a non-retryable
 ``ApplicationError`` of type ``InputRefused``) and leaves nothing in the history or the log. An
 accepted update appends its events (and whatever follows from them: a gate passing, the next phase
-starting) through one local activity, with event ids made deterministically here, and returns only
-once they are durable in PostgreSQL. Between inputs the workflow sleeps on a durable timer until the
+starting) through one activity, with event ids made deterministically here, and returns only once
+they are durable in PostgreSQL. Between inputs the workflow sleeps on a durable timer until the
 next thing falls due (a check-in round, a milestone, an escalation, an authorisation expiring).
 
 Update ids are idempotency keys: Temporal returns the first result for a repeated id within a run, and
@@ -51,18 +51,22 @@ with workflow.unsafe.imports_passed_through():
     from .status import build_status
 
 SYSTEM_ACTOR = "coproduce"
-# The append is a local activity: it runs in the worker that runs the workflow task, with no round trip
-# through the server, so an update costs one database commit more than a bare update (measured in
-# bench/workflow.py). It is idempotent (event ids come from workflow.uuid4()), so when a worker dies
-# mid-append and the task runs again elsewhere, the retry finds its events stored, or, when the lost
-# task had committed them, adopts them from the log (see ``_record``). Appends retry until the
-# database is back: an engagement must lose nothing to an outage.
+# The append is a (normal) activity: the workflow task that asks for it completes at once, and the
+# server records the append's result in the history when it commits. It used to be a local activity,
+# which runs inside the workflow task: a slow append (PostgreSQL busy) kept the task open, and when the
+# worker could not heartbeat it in time (starved under load) the server timed the task out after the
+# append had committed, so the retried task ran the input again against a log that already held its
+# events (issue 14; tests/load/test_slow_append.py). A recorded result is never run again by a lost
+# task. It is idempotent (event ids come from workflow.uuid4()): an activity retried after its worker
+# died finds its events stored. Appends retry until the database is back: an engagement must lose
+# nothing to an outage.
 APPEND_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 APPEND_TIMEOUT = timedelta(seconds=30)
 MAX_FOLLOW_UPS = 100  # events that may follow one input by themselves; more would be a bug looping
 SEEN_UPDATES_KEPT = 1000
 # Changes to running code (workflow.patched ids): runs started before a change replay the old way.
 PATCH_TIMERS_NEVER_CANCELLED = "timers-never-cancelled"
+PATCH_APPEND_AS_ACTIVITY = "append-as-activity"  # runs started before it append by local activity
 
 MessageT = TypeVar("MessageT", bound=m.Message)
 
@@ -115,6 +119,7 @@ class EngagementWorkflow:
         # Ids of events adopted from a lost task: that task drew them from this run's random sequence,
         # which this run goes on drawing from, so they are skipped rather than used twice.
         self.adopted_ids: set[UUID] = set()
+        self.appending = 0  # appends in flight (the status query says so: it does not wait for them)
         self.timer: asyncio.Task[None] | None = None
         self.timer_at: datetime | None = None
         # Updates may arrive before `run` has recorded the start: they are validated against the started
@@ -274,9 +279,11 @@ class EngagementWorkflow:
         ``self.lock``. ``after`` is the state after the events when the caller has computed it already.
 
         Returns None, having written nothing, when the log already held events this workflow had not
-        seen: an earlier attempt committed them but its workflow task was lost (a worker or the server
-        died after the commit; the re-run has a new time, so its events differ). They are adopted into
-        the state, as the record says, and the caller works out its events again from there.
+        seen: an earlier attempt committed them but the history lost it (the server died and forgot
+        the input after its append committed; or, in runs still appending by local activity, the
+        workflow task that ran the append was lost). The re-run has a new time, so its events differ.
+        They are adopted into the state, as the record says, and the caller works out its events
+        again from there.
 
         ``entered`` (how the input reached the engagement, see ``_entered``) goes with the first ``own``
         events: those the input itself records, not what follows from them by itself."""
@@ -298,17 +305,13 @@ class EngagementWorkflow:
             )
         # Past foreign events (being disowned), the stream's head is the last of them.
         expected = max([self.version, *(f.stream_version for f in self.foreign.values())])
+        request = AppendEvents(
+            stream_id=workflow.info().workflow_id, expected_version=expected, events=records
+        )
+        self.appending += 1
         try:
-            reply = await workflow.execute_local_activity(
-                APPEND_EVENTS,
-                AppendEvents(
-                    stream_id=workflow.info().workflow_id, expected_version=expected, events=records
-                ),
-                result_type=AppendReply,
-                start_to_close_timeout=APPEND_TIMEOUT,
-                retry_policy=APPEND_RETRY,
-            )
-        except (ActivityError, ApplicationError) as exc:  # a local activity's failure may come as either
+            reply = await self._append(request)
+        except (ActivityError, ApplicationError) as exc:  # (a local activity's failure may come as either)
             found = _foreign_events(exc)
             if not found:
                 raise
@@ -317,6 +320,8 @@ class EngagementWorkflow:
                     self.foreign[foreign.position] = foreign
             self.changed = True
             raise ForeignEventFound(found[0].sentence()) from None
+        finally:
+            self.appending -= 1
         if reply.adopted:
             self._adopt(reply)
             return None
@@ -335,6 +340,25 @@ class EngagementWorkflow:
             recorded.add(1, {"event_type": event.type})
         self._index()
         return reply
+
+    async def _append(self, request: AppendEvents) -> AppendReply:
+        """Run the append activity; runs started before ``append-as-activity`` run it as a local
+        activity, as they did (their histories hold its markers, and must replay)."""
+        if workflow.patched(PATCH_APPEND_AS_ACTIVITY):
+            return await workflow.execute_activity(
+                APPEND_EVENTS,
+                request,
+                result_type=AppendReply,
+                start_to_close_timeout=APPEND_TIMEOUT,
+                retry_policy=APPEND_RETRY,
+            )
+        return await workflow.execute_local_activity(
+            APPEND_EVENTS,
+            request,
+            result_type=AppendReply,
+            start_to_close_timeout=APPEND_TIMEOUT,
+            retry_policy=APPEND_RETRY,
+        )
 
     def _new_event_id(self) -> UUID:
         """The next event id: deterministic (``workflow.uuid4``), never one a lost task already used."""
@@ -689,6 +713,7 @@ class EngagementWorkflow:
 
     def _status(self) -> m.EngagementStatus:
         status = build_status(self.state, workflow.now(), stream_version=self.version, lead=self.lead)
+        status.recording = self.appending > 0
         if self.foreign:
             status.waiting_for.insert(0, self._foreign_sentence())
         return status

@@ -472,3 +472,6 @@ class EngagementStatus(BaseModel):
     ladder: list[LadderPosition]
     next_due: list[DueItem]
     state: EngagementState
+    # True while an append is in flight: its events are (or are about to be) in the log, not yet in this
+    # status. The append is an activity, so a query no longer waits for it: ask again in a moment.
+    recording: bool = False

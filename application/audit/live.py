@@ -1,11 +1,13 @@
 """Compare an engagement's log with its live workflow, when Temporal is reachable.
 
 Two independent records of one engagement exist: the event log, and the workflow's history in Temporal
-(every accepted update and every local activity that appended events, with what the append returned).
+(every accepted update and every activity that appended events, with what the append returned).
 They must tell the same story:
 
-- every append the workflow made (a ``core_local_activity`` marker of ``append_events``, in any run of
-  the engagement across continue-as-new) names positions that the log holds for this engagement;
+- every append the workflow made (an ``append_events`` activity that completed, or, in runs started
+  before the append became a normal activity, a ``core_local_activity`` marker of ``append_events``;
+  in any run of the engagement across continue-as-new) names positions that the log holds for this
+  engagement;
 - every event the log holds for the engagement was appended by the workflow (nothing else is there);
 - every accepted update's result names positions whose events carry that update's id as causation;
 - ``fold(log)`` equals the state the workflow's ``status`` query returns, and the log holds as many
@@ -78,19 +80,22 @@ async def compare(
     update_positions: dict[str, list[int]] = {}
     for run_number, run in enumerate(await histories(client, engagement_id), 1):
         result.runs += 1
+        scheduled: set[int] = set()  # the history events that scheduled an append activity
         for event in run.events:
-            if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            reply_payloads = None
+            if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                if event.activity_task_scheduled_event_attributes.activity_type.name == APPEND_ACTIVITY:
+                    scheduled.add(event.event_id)
+            elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                done_activity = event.activity_task_completed_event_attributes
+                if done_activity.scheduled_event_id in scheduled:
+                    reply_payloads = list(done_activity.result.payloads)
+            elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:  # runs before the patch
                 marker = event.marker_recorded_event_attributes
-                if marker.marker_name != LOCAL_ACTIVITY_MARKER or not marker.details["result"].payloads:
-                    continue
-                data = json.loads(marker.details["data"].payloads[0].data)
-                if data.get("activity_type") != APPEND_ACTIVITY:
-                    continue
-                [reply] = await converter.decode(list(marker.details["result"].payloads), [AppendReply])
-                # positions written now, and those a lost attempt wrote that this append adopted
-                for position in [*reply.positions, *(stored.position for stored in reply.adopted)]:
-                    appended[position] = f"history event {event.event_id} of run {run_number}"
-                result.appends += 1
+                if marker.marker_name == LOCAL_ACTIVITY_MARKER and marker.details["result"].payloads:
+                    data = json.loads(marker.details["data"].payloads[0].data)
+                    if data.get("activity_type") == APPEND_ACTIVITY:
+                        reply_payloads = list(marker.details["result"].payloads)
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
                 done = event.workflow_execution_update_completed_event_attributes
                 if not done.outcome.HasField("success"):
@@ -98,6 +103,12 @@ async def compare(
                 [update] = await converter.decode(list(done.outcome.success.payloads), [UpdateResult])
                 update_positions[done.meta.update_id] = list(update.positions)
                 result.updates += 1
+            if reply_payloads:
+                [reply] = await converter.decode(reply_payloads, [AppendReply])
+                # positions written now, and those a lost attempt wrote that this append adopted
+                for position in [*reply.positions, *(stored.position for stored in reply.adopted)]:
+                    appended[position] = f"history event {event.event_id} of run {run_number}"
+                result.appends += 1
     in_log = {item.record.position: item for item in history}
     for position in sorted(set(appended) - set(in_log)):
         result.problems.append(

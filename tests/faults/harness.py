@@ -269,6 +269,10 @@ class Workers:
     def freeze(self, worker: WorkerProcess) -> None:
         os.kill(worker.proc.pid, signal.SIGSTOP)
 
+    def thaw(self, worker: WorkerProcess) -> None:
+        """SIGCONT: a frozen worker goes on where it stopped (a worker starved of CPU for a while)."""
+        os.kill(worker.proc.pid, signal.SIGCONT)
+
     def stop_all(self) -> None:
         for worker in list(self.running):
             self.kill(worker)

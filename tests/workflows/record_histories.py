@@ -2,7 +2,9 @@
 
 Runs engagements on the real servers (the time-skipping test server, and the dev server for
 continue-as-new) against a throwaway embedded PostgreSQL, and writes each run's history, with its
-payloads encoded exactly as Temporal stores them, to ``tests/workflows/histories/``. Commit the files:
+payloads encoded exactly as Temporal stores them, to ``tests/workflows/histories/``. The payloads are
+left unencrypted (the pydantic converter alone, no codec), so the files replay with any installation's
+payload keys: the codec passes unencrypted payloads through when decoding. Commit the files:
 the replay test then fails on any code change that running engagements could not replay. Record new
 histories when the workflow changes on purpose (behind ``workflow.patched``), keeping the old ones.
 """
@@ -10,18 +12,20 @@ histories when the workflow changes on purpose (behind ``workflow.patched``), ke
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from datetime import date
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from application.simulation import ScriptedPeople
 from domain.plan import plan_rescheduled
 from tests.domain.plans import small_plan
-from workers.codec import data_converter
+from workers.codec import MarkingPayloadConverter
 from workers.database import async_scratch_database
 from workers.embedded_postgres import EmbeddedPostgres
 from workers.temporal_binaries import temporal_cli, temporal_test_server
@@ -33,6 +37,10 @@ from workflows.messages import RecordCheckIn
 from .conftest import TASK_QUEUE, example_plan, start_engagement, wait_until_started
 
 HERE = Path(__file__).parent / "histories"
+# The installation's converter without its encryption codec: committed histories hold no secret key.
+RECORDING_CONVERTER = dataclasses.replace(
+    pydantic_data_converter, payload_converter_class=MarkingPayloadConverter
+)
 
 
 async def save(handle: WorkflowHandle, client: Client) -> None:
@@ -55,7 +63,7 @@ async def record(url: str) -> None:
     try:
         async with (
             await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(temporal_test_server()), data_converter=data_converter()
+                test_server_existing_path=str(temporal_test_server()), data_converter=RECORDING_CONVERTER
             ) as env,
             build_worker(env.client, log, TASK_QUEUE),
         ):
@@ -71,7 +79,7 @@ async def record(url: str) -> None:
         async with (
             await WorkflowEnvironment.start_local(
                 dev_server_existing_path=str(temporal_cli()),
-                data_converter=data_converter(),
+                data_converter=RECORDING_CONVERTER,
                 search_attributes=list(search.ALL_KEYS),
                 dev_server_extra_args=[
                     "--dynamic-config-value",

@@ -50,7 +50,7 @@ async def test_the_history_search_attributes_and_results_hold_no_personal_text(d
     # every payload in the history is encrypted: none is left in the pydantic converter's JSON
     # Every payload of ours is encrypted but the results and status marked public (ids, event types, no
     # text). Left in JSON besides are the search attributes (never personal) and the SDK's bookkeeping in
-    # markers (activity ids, patch ids), whose results are encrypted.
+    # markers (patch ids).
     bookkeeping = (
         EventType.EVENT_TYPE_MARKER_RECORDED,
         EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
@@ -58,14 +58,16 @@ async def test_the_history_search_attributes_and_results_hold_no_personal_text(d
     public = (EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,)  # results: event types, positions
     plain = [e.event_type for e in history.events if b"json/plain" in e.SerializeToString()]
     assert ENCODING in wire and set(plain) <= {*bookkeeping, *public}, plain
-    results = [
+    # what each append was asked to write, and what it answered, are encrypted
+    appends = [
         payload
         for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and "result" in e.marker_recorded_event_attributes.details
-        for payload in e.marker_recorded_event_attributes.details["result"].payloads
+        for payload in (
+            *e.activity_task_scheduled_event_attributes.input.payloads,
+            *e.activity_task_completed_event_attributes.result.payloads,
+        )
     ]
-    assert results and all(p.metadata["encoding"] == ENCODING for p in results)
+    assert appends and all(p.metadata["encoding"] == ENCODING for p in appends)
     described = await handle.describe()
     attributes = json.dumps({k.name: str(v) for k, v in described.typed_search_attributes})
     for text in (REASON, *names):

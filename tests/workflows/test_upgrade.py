@@ -87,4 +87,5 @@ async def test_engagements_started_on_version_n_finish_on_version_n_plus_1(
     assert after.status == "active"
     new_history = await event_types(later)
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in new_history
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in new_history  # appends by (normal) activity
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in new_history
