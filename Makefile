@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.fold
 	$(BIN)/python -m bench.workflow
 	$(BIN)/python -m bench.privacy
+	$(BIN)/python -m bench.web
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
