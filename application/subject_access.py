@@ -89,13 +89,12 @@ async def subject_access(services: Services, engagement_id: str, person_id: str)
             f"there is no person '{person_id}' in engagement {engagement_id}; "
             f"`coproduce people list {engagement_id}` shows them"
         )
-    found = SubjectAccess(
+    return SubjectAccess(
         engagement_id, person_id, datetime.now(UTC), record.labels.get(person_id),
         register=await _register(services, engagement_id, person_id),
         events=_events(record.history, person_id),
         sign_in=await _sign_in(services, engagement_id, person_id),
     )  # fmt: skip
-    return found
 
 
 async def _register(services: Services, engagement_id: str, person_id: str) -> list[Item]:
@@ -130,29 +129,27 @@ def _events(history: list[DecodedEvent], person_id: str) -> list[Item]:
     items = []
     entries = {entry.position: entry for entry in timeline(history)}
     for decoded in history:
-        shown_record = decoded.record
+        stored = decoded.record
         if decoded.event is None or decoded.foreign is not None:
             continue
         payload = decoded.event.model_dump(mode="json")
-        if not (_names(payload, person_id) or shown_record.actor == person_id):
+        if not (_names(payload, person_id) or stored.actor == person_id):
             continue
-        entry: TimelineEntry | None = entries.get(shown_record.position)
+        entry: TimelineEntry | None = entries.get(stored.position)
         words = {
             key: payload[key]
-            for key, stored in shown_record.payload.items()
+            for key, stored in stored.payload.items()
             if isinstance(stored, str) and is_sealed(stored) and sealed_owner(stored) == person_id
         }
-        value: dict[str, Any] = {"event": shown_record.type}  # for a program reading the JSON
+        value: dict[str, Any] = {"event": stored.type}  # for a program reading the JSON
         if words:
             value["your words"] = words
         if entry is not None and entry.how:
             value["how it reached the engagement"] = entry.how
-        where = LOG.format(position=shown_record.position)
+        where = LOG.format(position=stored.position)
         if words:
             where += "; your words sealed under your own key, opened for this copy"
-        items.append(
-            Item(entry.what if entry else shown_record.type, value, where, decoded.event.occurred_at)
-        )
+        items.append(Item(entry.what if entry else stored.type, value, where, decoded.event.occurred_at))
     return items
 
 

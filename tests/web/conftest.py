@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -126,6 +127,24 @@ def services_for(
     )  # fmt: skip
 
 
+@contextmanager
+def serving(app: Any, port: int) -> Iterator[None]:
+    """``app`` served by uvicorn on 127.0.0.1:``port``, in a thread of its own, until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise AssertionError("the web app did not start")
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def web_site(admin_url: str, migrated_template: str) -> Iterator[WebSite]:
     database_url = create_database(admin_url, template=migrated_template, prefix="web")
@@ -154,21 +173,10 @@ def web_site(admin_url: str, migrated_template: str) -> Iterator[WebSite]:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             return pool.submit(asyncio.run, body()).result()
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(fresh()), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("the web app did not start")
-        time.sleep(0.05)
     try:
-        yield WebSite(url, database_url, fresh(), mailbox, run)
+        with serving(create_app(fresh()), port):
+            yield WebSite(url, database_url, fresh(), mailbox, run)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         smtp.stop()
         drop_database(admin_url, database_url)
 

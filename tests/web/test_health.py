@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import http.client
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
 from coproduce.web.app import create_app
 from eventlog import Signer
-from tests.web.conftest import WebSite, free_port, services_for
+from tests.web.conftest import WebSite, free_port, services_for, serving
 from workers.database import create_database, drop_database
 
 SECURITY_HEADERS = {
@@ -79,21 +77,10 @@ def switchable(admin_url: str, migrated_template: str) -> Iterator[Switchable]:
     site = Switchable(f"http://localhost:{port}", working)
     services = services_for(working, site.url, None, os.urandom(32), Signer.generate("tests/web"))
     services.database_url = lambda: site.database_url
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("the web app did not start")
-        time.sleep(0.05)
     try:
-        yield site
+        with serving(create_app(services), port):
+            yield site
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         drop_database(admin_url, working)
 
 
