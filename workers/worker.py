@@ -21,6 +21,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.eventlog_activities import EventLogActivities
 from application.privacy.register import PeopleRegister
+from application.services import Services
 from domain.upcasters import UPCASTERS
 from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
@@ -28,7 +29,9 @@ from workflows.engagement import EngagementWorkflow
 from .database import database_url
 from .keys import master_key, trusted_writer_verifiers, writer_signer
 from .observability import report_gauges, runtime, tracing_interceptors
+from .read_models import keep_read_models
 from .search_attributes import ensure_search_attributes
+from .services import services_from_settings
 from .settings import Settings
 from .temporal import connect
 
@@ -103,14 +106,23 @@ async def serve_worker(
             if metrics is not None
             else None
         )
+        read_models = asyncio.create_task(keep_read_models(worker_services(settings, url), stop))
         async with worker:
             await stop.wait()
             log.info("worker stopping: finishing what is in flight")
+        await read_models
         if gauges is not None:
             await gauges
     finally:
         await event_log.close()
         log.info("worker stopped")
+
+
+def worker_services(settings: Settings, url: str) -> Services:
+    """The application's services as a worker's read models use them: the log at ``url``."""
+    services = services_from_settings(settings)
+    services.database_url = lambda: url
+    return services
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:

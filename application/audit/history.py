@@ -225,8 +225,25 @@ async def read_records(log: EventLog, stream_id: str, *, after_version: int = 0)
     ever appended around the writers) is still returned, read from the columns the database keeps
     beside it, with no payload and no metadata. Its writer check then says it is foreign."""
     async with log.pool.connection() as conn:
-        rows = await (await conn.execute(_READ_STREAM, (stream_id, after_version))).fetchall()
-    return [_record(row, stream_id, log.upcasters) for row in rows]
+        return await read_records_on(conn, stream_id, log.upcasters, after_version=after_version)
+
+
+async def read_records_on(
+    conn: psycopg.AsyncConnection[Any],
+    stream_id: str,
+    upcasters: UpcasterRegistry | None,
+    *,
+    after_version: int = 0,
+    up_to_position: int | None = None,
+) -> list[RecordedEvent]:
+    """``read_records`` on a connection the caller holds (a subscription's batch transaction), up to
+    ``up_to_position`` when given."""
+    rows = await (await conn.execute(_READ_STREAM, (stream_id, after_version))).fetchall()
+    return [
+        _record(row, stream_id, upcasters)
+        for row in rows
+        if up_to_position is None or row[0] <= up_to_position
+    ]
 
 
 def _record(row: tuple[Any, ...], stream_id: str, upcasters: UpcasterRegistry | None) -> RecordedEvent:
