@@ -29,6 +29,7 @@ class AuthorisationPeriod(DomainModel):
     granted_at: datetime
     expires_at: datetime | None
     ended_at: datetime | None = None
+    renewal_reminded_at: datetime | None = None
 
     def ends(self) -> datetime | None:
         if self.ended_at is None:
@@ -98,6 +99,7 @@ class GateState(DomainModel):
     votes: dict[str, VoteRecord] = Field(default_factory=dict)
     decided_at: datetime | None = None
     decided_by: str | None = None
+    reminded_at: datetime | None = None  # the round's "still waiting" reminder (plan: remind_after_days)
 
 
 class CheckIn(DomainModel):

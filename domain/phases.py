@@ -69,3 +69,8 @@ class Phase(DomainModel):
     min_dwell_days: Days
     escalate_after_days: PositiveDays
     gate: Gate
+    # Reminders and escalation (plan data; left out, nobody is reminded by the gate's age): once the
+    # gate has been open this many days short of its decision, those who may still vote are reminded
+    # (once per round); when it is escalated, people of these roles are told, besides the facilitators.
+    remind_after_days: PositiveDays | None = None
+    escalate_to: tuple[Identifier, ...] = ()

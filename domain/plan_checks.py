@@ -155,6 +155,14 @@ def _check_phase(
             "the gate would be escalated before it may open",
         )
 
+    if phase.remind_after_days is not None and phase.remind_after_days >= phase.escalate_after_days:
+        add(
+            f"{path}.remind_after_days",
+            f"{phase.remind_after_days} is not fewer than escalate_after_days ({phase.escalate_after_days}): "
+            "people would be reminded only once the gate is escalated; remind them sooner",
+        )
+    _check_known(add, f"{path}.escalate_to", phase.escalate_to, roles, "role")
+
     gate = phase.gate
     _check_known(add, f"{path}.gate.deciding_roles", gate.deciding_roles, roles, "role")
     _check_known(

@@ -36,6 +36,9 @@ class TrainingPolicy(DomainModel):
 
     modules: tuple[TrainingModule, ...] = ()
     requirements: tuple[TrainingRequirement, ...] = ()
+    # This many days before an authorisation expires, its holder is reminded to renew it (once per
+    # authorisation). Left out, nobody is reminded before it lapses.
+    renewal_notice_days: PositiveDays | None = None
 
     def modules_required(self, phase_id: str, roles: tuple[str, ...]) -> tuple[str, ...]:
         """The modules someone with `roles` needs to decide the gate of `phase_id`, sorted."""

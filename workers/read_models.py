@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from application import portfolio
+from application.notices import delivery, outbox
 from application.services import Services
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,8 @@ async def keep_read_models(services: Services, stop: asyncio.Event) -> None:
     """Keep every read model up to date until ``stop`` is set."""
     keepers: dict[str, Callable[[Services, asyncio.Event], Awaitable[None]]] = {
         "portfolio": portfolio.keep_up,
+        "notices": outbox.keep_up,
+        "notice delivery": delivery.keep_delivering,
     }
     await asyncio.gather(*(_kept(name, keep, services, stop) for name, keep in keepers.items()))
 

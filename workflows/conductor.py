@@ -152,6 +152,20 @@ def due_events(state: EngagementState, now: datetime) -> list[Event]:
             events.append(MilestoneDue(occurred_at=now, milestone_id=item.reference))
         elif item.kind == "gate_escalation" and item.reference and state.status == "active":
             events.append(GateEscalated(occurred_at=now, phase_id=item.reference))
+        elif item.kind == "gate_reminder" and item.reference and state.status == "active":
+            voters = may_still_vote(state, item.reference, now)
+            events.append(
+                ReminderSent(
+                    occurred_at=now, kind="gate_waiting", reference=item.reference, person_ids=voters
+                )
+            )
+        elif item.kind == "training_renewal" and item.reference:
+            person_id, module_id = item.reference.split("/", 1)
+            events.append(
+                ReminderSent(
+                    occurred_at=now, kind="training_renewal", reference=module_id, person_ids=(person_id,)
+                )
+            )
         elif item.kind == "authorisation_expiry" and item.reference:
             person_id, module_id = item.reference.split("/", 1)
             events.append(AuthorisationExpired(occurred_at=now, person_id=person_id, module_id=module_id))

@@ -22,6 +22,7 @@ from . import (
     audit_commands,
     engagement_commands,
     mail_commands,
+    notice_commands,
     people_commands,
     plan_commands,
     stack_commands,
@@ -53,6 +54,7 @@ app.add_typer(people_commands.keys_app, name="keys")
 app.command("codec-server")(people_commands.codec_server)
 app.command("web")(stack_commands.web)
 app.command("mail")(mail_commands.mail)
+app.add_typer(notice_commands.notices_app, name="notices")
 
 
 def main() -> None:

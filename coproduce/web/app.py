@@ -40,6 +40,7 @@ from application import html
 from application.errors import UserError
 from application.identity import passkeys, sign_in
 from application.identity.sign_in import Session, SignInRefused, TooManyAttempts
+from application.notices import register as notice_register
 from application.participation import NotHere
 from application.services import Services
 
@@ -177,12 +178,15 @@ class WebApp:
         """A sign-in link, opened: a button to press. Nothing is used up by looking (mail scanners do)."""
         token = request.path_params["token"]
         usable = await sign_in.link_is_usable(self.services, token)
-        response = self.page(request, "link.html", 200 if usable else 410, token=token, usable=usable)
+        then = _local(request.query_params.get("next"))
+        response = self.page(
+            request, "link.html", 200 if usable else 410, token=token, usable=usable, next=then
+        )
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     async def link_sign_in(self, request: Request) -> Response:
-        await self.form(request)
+        form = await self.form(request, fields=frozenset({"next"}))
         token = request.path_params["token"]
         try:
             request.state.session = await sign_in.sign_in_with_link(
@@ -192,7 +196,25 @@ class WebApp:
             response = self.page(request, "link.html", 410, token=token, usable=False)
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
-        return RedirectResponse("/me", status_code=303)  # an address without the token
+        # An address without the token: the page a notice was about (a local path only), else "Your page".
+        return RedirectResponse(_local(str(form.get("next", ""))) or "/me", status_code=303)
+
+    # -- notices: the one-click "stop these emails" link every notice carries (RFC 8058) ---------------
+    async def stop_page(self, request: Request) -> Response:
+        """A stop link, opened: say what it stops and offer the button. Looking changes nothing."""
+        found = await notice_register.stop_target(self.services, request.path_params["token"])
+        response = self.page(request, "stop.html", 200 if found else 404, found=found, done=False)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    async def stop(self, request: Request) -> Response:
+        """Stop the emails. A mail program's one-click POST (``List-Unsubscribe=One-Click``) carries no
+        session or CSRF token: the unguessable token in the address is what allows it."""
+        await _read_body(request)
+        found = await notice_register.stop(self.services, request.path_params["token"])
+        response = self.page(request, "stop.html", 200 if found else 404, found=found, done=found is not None)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     def how(self, current: Session) -> str:
         """How the person signed in, in words."""
@@ -390,6 +412,8 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/sign-in/link/{token}", session(web.link_sign_in), methods=["POST"]),
         Route("/sign-in/passkey/options", session(web.passkey_sign_in_options), methods=["POST"]),
         Route("/sign-in/passkey", session(web.passkey_sign_in), methods=["POST"]),
+        Route("/notices/stop/{token}", session(web.stop_page)),
+        Route("/notices/stop/{token}", session(web.stop), methods=["POST"]),
         Route("/me", session(pages.waiting)),
         Route("/engagements/{engagement}/gates/{phase}", session(pages.gate)),
         Route("/engagements/{engagement}/gates/{phase}/check", session(pages.check), methods=["POST"]),

@@ -10,7 +10,9 @@ from domain.events.base import Event, PersonId
 from domain.personal import PersonalData
 from domain.vocabulary import Identifier, LongText, ShortText
 
-ReminderKind = Literal["check_in", "milestone", "gate_vote", "training_renewal"]
+# gate_vote: in a check-in round; gate_waiting: the gate is still short of its decision
+# `remind_after_days` after it opened (once per round).
+ReminderKind = Literal["check_in", "milestone", "gate_vote", "gate_waiting", "training_renewal"]
 
 
 class CheckInRecorded(Event):

@@ -1,8 +1,9 @@
 """What falls due next, for the workflow's durable timers and the status display.
 
 Each item is something that will happen at a known time unless something else happens first: the next
-check-in round, a dated milestone (or one whose phase has ended), a gate escalation, a phase's dwell
-ending, an authorisation expiring. Items already recorded (milestone due, gate escalated, expiry
+check-in round, a dated milestone (or one whose phase has ended), a reminder that an open gate still
+waits (when the plan sets ``remind_after_days``), a gate escalation, a phase's dwell ending, a reminder
+to renew training (``renewal_notice_days``), an authorisation expiring. Items already recorded (milestone due, gate escalated, expiry
 recorded) are left out.
 """
 
@@ -14,7 +15,15 @@ from typing import Literal
 from domain.engagement import EngagementState
 from domain.vocabulary import DomainModel
 
-DueKind = Literal["check_in", "milestone", "gate_escalation", "dwell_ends", "authorisation_expiry"]
+DueKind = Literal[
+    "check_in",
+    "milestone",
+    "gate_reminder",
+    "gate_escalation",
+    "dwell_ends",
+    "training_renewal",
+    "authorisation_expiry",
+]
 
 
 class DueItem(DomainModel):
@@ -64,10 +73,29 @@ def falls_due(state: EngagementState) -> tuple[DueItem, ...]:
         if progress.escalated_at is None and (gate is None or gate.status != "passed"):
             due = progress.started_at + timedelta(days=phase.escalate_after_days)
             items.append(DueItem(kind="gate_escalation", reference=phase_id, due_at=due))
+        if (
+            phase.remind_after_days is not None
+            and gate is not None
+            and gate.status == "open"
+            and gate.reminded_at is None
+        ):
+            due = gate.opened_at + timedelta(days=phase.remind_after_days)
+            items.append(DueItem(kind="gate_reminder", reference=phase_id, due_at=due))
 
+    notice = plan.training.renewal_notice_days
     for person_id, person in sorted(state.people.items()):
         for module, periods in sorted(person.authorisations.items()):
             latest = periods[-1]
+            renewable = latest.ended_at is None and latest.expires_at is not None
+            if notice is not None and renewable and latest.renewal_reminded_at is None:
+                assert latest.expires_at is not None
+                items.append(
+                    DueItem(
+                        kind="training_renewal",
+                        reference=f"{person_id}/{module}",
+                        due_at=latest.expires_at - timedelta(days=notice),
+                    )
+                )
             if latest.ended_at is None and latest.expires_at is not None:
                 items.append(
                     DueItem(

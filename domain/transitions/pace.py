@@ -70,12 +70,27 @@ def on_reminder_sent(state: EngagementState, event: ReminderSent) -> Updates:
     reference = event.reference
     if event.kind == "milestone" and reference not in plan.milestones_by_id:
         raise UnknownReference(event, f"there is no milestone '{reference}' in the plan")
-    if event.kind == "gate_vote":
+    updates: Updates = {}
+    if event.kind in ("gate_vote", "gate_waiting"):
         gate = state.gates.get(reference or "")
         if gate is None or gate.status != "open":
             raise GateError(event, f"gate '{reference}' is not open, so nobody can be reminded to vote")
+        if event.kind == "gate_waiting":
+            updates["gates"] = {
+                **state.gates,
+                gate.phase_id: evolve(gate, {"reminded_at": event.occurred_at}),
+            }
     if event.kind == "training_renewal":
-        known_module(state, event, reference or "")
+        module = reference or ""
+        known_module(state, event, module)
+        people = dict(state.people)
+        for person_id in event.person_ids:
+            periods = people[person_id].authorisations.get(module)
+            if periods:
+                latest = evolve(periods[-1], {"renewal_reminded_at": event.occurred_at})
+                authorisations = {**people[person_id].authorisations, module: (*periods[:-1], latest)}
+                people[person_id] = evolve(people[person_id], {"authorisations": authorisations})
+        updates["people"] = people
     previous = state.reminders.get(event.kind)
     log = ReminderLog(count=(previous.count if previous else 0) + 1, last_at=event.occurred_at)
-    return {"reminders": {**state.reminders, event.kind: log}}
+    return {**updates, "reminders": {**state.reminders, event.kind: log}}

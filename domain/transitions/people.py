@@ -66,7 +66,12 @@ def on_authorisation_granted(state: EngagementState, event: AuthorisationGranted
         raise RuleViolation(event, f"an authorisation for '{module.id}' granted now should {should}")
     period = record(
         AuthorisationPeriod,
-        {"granted_at": event.occurred_at, "expires_at": event.expires_at, "ended_at": None},
+        {
+            "granted_at": event.occurred_at,
+            "expires_at": event.expires_at,
+            "ended_at": None,
+            "renewal_reminded_at": None,
+        },
     )
     periods = (*person.authorisations.get(event.module_id, ()), period)
     authorisations = {**person.authorisations, event.module_id: periods}
