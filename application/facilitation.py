@@ -182,7 +182,7 @@ async def engagement_page(services: Services, current: Session, engagement_id: s
             f"Each measurement of {spec.description.lower()} against its baseline and target "
             f"({'higher' if spec.direction == 'up' else 'lower'} is better).",
             [("Measured", [(at, value) for at, value, _ in points])],
-            low=0, high=spec.target, rules=rules, height=220,
+            low=0, high=spec.target, rules=rules, height=200,
         )  # fmt: skip
         indicators.append(
             IndicatorView(

@@ -63,6 +63,7 @@ class Series:
 class Rule:
     name: str
     value: float
+    label: str  # the value as the legend writes it
     y: float
     style: Style
 
@@ -93,8 +94,8 @@ def line_chart(
     low: float,
     high: float,
     rules: Sequence[tuple[str, str, float]] = (),
-    width: int = 640,
-    height: int = 260,
+    width: int = 420,
+    height: int = 240,
 ) -> LineChart:
     """A chart of ``series`` (name, points of time and value), each drawn in the next of ``STYLES``,
     with ``rules`` (kind: target, baseline or threshold; name; value) across it. The value axis runs
@@ -108,7 +109,7 @@ def line_chart(
     last = max(times) if times else first
     if last - first < timedelta(days=1):  # one day or less: a day either side, so the points sit inside
         first, last = first - timedelta(days=1), last + timedelta(days=1)
-    left, right, top, bottom = 48.0, width - 16.0, 16.0, height - 34.0
+    left, right, top, bottom = 40.0, width - 24.0, 14.0, height - 30.0
     span = (last - first).total_seconds()
 
     def x_of(at: datetime) -> float:
@@ -130,7 +131,9 @@ def line_chart(
         x_ticks=tuple(Tick(x_of(at), f"{at:%d %b}") for at in _days(first, last)),
         y_ticks=tuple(Tick(y_of(value), _number(value)) for value in _steps(low, high)),
         series=tuple(drawn),
-        rules=tuple(Rule(name, value, y_of(value), RULE_STYLES[kind]) for kind, name, value in rules),
+        rules=tuple(
+            Rule(name, value, _number(value), y_of(value), RULE_STYLES[kind]) for kind, name, value in rules
+        ),
     )  # fmt: skip
 
 
@@ -143,9 +146,18 @@ def _number(value: float) -> str:
 
 
 def _days(first: datetime, last: datetime, most: int = 6) -> list[datetime]:
-    """Up to ``most`` evenly spaced moments from ``first`` to ``last`` for the time axis's labels."""
-    step = (last - first) / (most - 1)
-    return [first + step * i for i in range(most)]
+    """Midnights from ``first`` to ``last`` for the time axis's labels: every day, or every few days so
+    that there are at most ``most`` (each label a different day)."""
+    day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+    if day < first:
+        day += timedelta(days=1)
+    days = max(1, (last - day).days + 1)
+    step = timedelta(days=-(-days // most))
+    found = []
+    while day <= last:
+        found.append(day)
+        day += step
+    return found
 
 
 def _steps(low: float, high: float, most: int = 6) -> list[float]:
