@@ -141,6 +141,15 @@ class Waiting:
     places: list[Place] = field(default_factory=list)
     unreachable: bool = False  # the engagements could not be asked where they stand: show nothing, say so
 
+    @property
+    def facilitates(self) -> bool:
+        """Whether the person facilitates any of their engagements (their page links to the portfolio)."""
+        return any(
+            (person := here.status.state.people.get(here.person_id)) is not None
+            and person.constituency == "facilitator"
+            for here in self.places
+        )
+
 
 @dataclass(frozen=True)
 class VoteCastByMe:

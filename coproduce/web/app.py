@@ -44,6 +44,7 @@ from application.notices import register as notice_register
 from application.participation import NotHere
 from application.services import Services
 
+from .facilitation import FacilitatorPages
 from .participation import Pages
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -387,6 +388,7 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
     is_secure = services.web_url.startswith("https://") if secure is None else secure
     web = WebApp(services, secure=is_secure)
     pages = Pages(web)
+    facilitator = FacilitatorPages(web)
 
     def session(handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
@@ -423,6 +425,13 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/engagements/{engagement}/check-in", session(pages.check_in)),
         Route("/engagements/{engagement}/check-in", session(pages.record_check_in), methods=["POST"]),
         Route("/engagements/{engagement}/record", session(pages.record)),
+        Route("/portfolio", session(facilitator.portfolio)),
+        Route("/portfolio/{engagement}", session(facilitator.engagement)),
+        Route("/portfolio/{engagement}/invite", session(facilitator.invite), methods=["POST"]),
+        Route("/portfolio/{engagement}/check-in", session(facilitator.check_in), methods=["POST"]),
+        Route("/portfolio/{engagement}/session", session(facilitator.session), methods=["POST"]),
+        Route("/portfolio/{engagement}/pause", session(facilitator.pause), methods=["POST"]),
+        Route("/portfolio/{engagement}/resume", session(facilitator.resume), methods=["POST"]),
         Route("/passkeys/options", session(web.passkey_options), methods=["POST"]),
         Route("/passkeys", session(web.passkey_register), methods=["POST"]),
         Route("/sign-out", session(web.sign_out), methods=["POST"]),
