@@ -43,6 +43,7 @@ from application.identity.sign_in import Session, SignInRefused, TooManyAttempts
 from application.participation import NotHere
 from application.services import Services
 
+from .calendar import CalendarPages
 from .participation import Pages
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -365,6 +366,7 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
     is_secure = services.web_url.startswith("https://") if secure is None else secure
     web = WebApp(services, secure=is_secure)
     pages = Pages(web)
+    calendar = CalendarPages(web)
 
     def session(handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
@@ -399,6 +401,9 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/engagements/{engagement}/check-in", session(pages.check_in)),
         Route("/engagements/{engagement}/check-in", session(pages.record_check_in), methods=["POST"]),
         Route("/engagements/{engagement}/record", session(pages.record)),
+        Route("/calendar", session(calendar.page)),
+        Route("/calendar", session(calendar.make), methods=["POST"]),
+        Route("/calendar/{token}.ics", calendar.feed),  # no session: calendar apps carry no cookie
         Route("/passkeys/options", session(web.passkey_options), methods=["POST"]),
         Route("/passkeys", session(web.passkey_register), methods=["POST"]),
         Route("/sign-out", session(web.sign_out), methods=["POST"]),
