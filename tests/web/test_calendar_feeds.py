@@ -121,7 +121,10 @@ def other(stack: Stack) -> Engagement:
 def make_address(page: Page) -> str:
     """Press the button on the calendar page; the https address it shows."""
     page.goto("/calendar")
-    page.get_by_role("button", name=re.compile("Make (my calendar|a new) address")).click()
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/calendar")) as sent:
+        page.get_by_role("button", name=re.compile("Make (my calendar|a new) address")).click()
+    shown = sent.value.headers  # the page holding the address: kept nowhere, sent nowhere
+    assert shown["referrer-policy"] == "no-referrer" and shown["cache-control"] == "no-store", shown
     expect(page.get_by_role("heading", level=1)).to_have_text("Your calendar address")
     address = page.get_by_label("Calendar address").input_value()
     assert re.fullmatch(r"http://localhost:\d+/calendar/[\w-]{43}\.ics", address), address
