@@ -44,6 +44,7 @@ from application.notices import register as notice_register
 from application.participation import NotHere
 from application.services import Services
 
+from .calendar import CalendarPages
 from .facilitation import FacilitatorPages
 from .participation import Pages
 
@@ -389,6 +390,7 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
     web = WebApp(services, secure=is_secure)
     pages = Pages(web)
     facilitator = FacilitatorPages(web)
+    calendar = CalendarPages(web)
 
     def session(handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
@@ -432,6 +434,9 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/portfolio/{engagement}/session", session(facilitator.session), methods=["POST"]),
         Route("/portfolio/{engagement}/pause", session(facilitator.pause), methods=["POST"]),
         Route("/portfolio/{engagement}/resume", session(facilitator.resume), methods=["POST"]),
+        Route("/calendar", session(calendar.page)),
+        Route("/calendar", session(calendar.make), methods=["POST"]),
+        Route("/calendar/{token}.ics", calendar.feed),  # no session: calendar apps carry no cookie
         Route("/passkeys/options", session(web.passkey_options), methods=["POST"]),
         Route("/passkeys", session(web.passkey_register), methods=["POST"]),
         Route("/sign-out", session(web.sign_out), methods=["POST"]),
