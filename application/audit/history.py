@@ -613,9 +613,20 @@ def _pace_overridden(entry: TimelineEntry, event: PaceOverridden, after: Engagem
 
 def _reminder_sent(entry: TimelineEntry, event: ReminderSent, after: EngagementState) -> None:
     entry.detail = {"kind": event.kind, "reference": event.reference, "people": len(event.person_ids)}
-    entry.what = f"reminder sent: {event.kind.replace('_', ' ')}" + (
+    told = len(event.person_ids)
+    who = f"reminded {told} {'person' if told == 1 else 'people'}" if told else "reminder due"
+    entry.what = f"{who}: {_REMINDED.get(event.kind, event.kind.replace('_', ' '))}" + (
         f" ({event.reference})" if event.reference else ""
     )
+
+
+_REMINDED = {
+    "check_in": "check in",
+    "gate_vote": "decide the open gate",
+    "gate_waiting": "the gate still waits for their decision",
+    "training_renewal": "renew training",
+    "milestone": "record the milestone's measurements",
+}
 
 
 def _rung_changed(entry: TimelineEntry, event: RungChanged, after: EngagementState) -> None:

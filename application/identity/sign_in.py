@@ -227,6 +227,33 @@ async def invite(
     )
 
 
+async def same_person(
+    services: Services, actor: Actor, first: tuple[str, str], second: tuple[str, str]
+) -> int:
+    """Make ``second`` (engagement id, person id) sign in as the same account as ``first``: the same
+    human in two engagements (a facilitator who runs several, say) then has one sign-in and one
+    portfolio. An operator's decision, never inferred from matching email addresses (anyone who can
+    type an address into a plan could otherwise take over another's account). ``second``'s own
+    sessions end. Returns how many sessions ended."""
+    async with services.writer_log() as event_log:
+        register = services.register_on(event_log)
+        for engagement_id, person_id in (first, second):
+            if person_id not in await register.people(engagement_id):
+                raise NotFound(
+                    f"there is no person '{person_id}' in engagement {engagement_id} (or they were forgotten); "
+                    f"`coproduce people list {engagement_id}` shows them"
+                )
+    async with store_of(services) as store:
+        account = await store.account_for(*first)
+        previous = await store.account_for(*second)
+        if previous == account:
+            return 0
+        ended = await store.end_sessions_of(previous)
+        await store.move_membership(second[0], second[1], account)
+    log.info("accounts linked", first=first[0], second=second[0], actor=str(actor))
+    return ended
+
+
 def link_url(services: Services, token: str) -> str:
     return f"{services.web_url.rstrip('/')}/sign-in/link/{token}"
 

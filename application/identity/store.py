@@ -102,6 +102,14 @@ class IdentityStore:
                 (engagement_id, person_id, account_id),
             )
 
+    async def move_membership(self, engagement_id: str, person_id: str, account_id: uuid.UUID) -> None:
+        """Make ``person_id`` of ``engagement_id`` belong to ``account_id`` from now on."""
+        async with self.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE identity.memberships SET account_id = %s WHERE engagement_id = %s AND person_id = %s",
+                (account_id, engagement_id, person_id),
+            )
+
     async def memberships(self, account_id: uuid.UUID) -> list[tuple[str, str]]:
         """``(engagement id, person id)`` of every engagement the account belongs to."""
         async with self.pool.connection() as conn:

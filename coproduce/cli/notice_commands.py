@@ -14,9 +14,11 @@ import typer
 from application.notices import delivery
 from application.notices.register import notices_of, set_preference
 
-from .common import JsonOption, out, print_json, run, services
+from .common import Commands, JsonOption, out, print_json, run, services
 
-notices_app = typer.Typer(help="What people were told, and whom to tell by hand.", no_args_is_help=True)
+notices_app = typer.Typer(
+    cls=Commands, help="What people were told, and whom to tell by hand.", no_args_is_help=True
+)
 
 _KIND = {
     "gate_opened": "a decision opened", "gate_vote": "reminder to decide", "gate_waiting": "decision still waiting",
@@ -62,9 +64,13 @@ def prefer(
     engagement_id: str = typer.Argument(..., help="The engagement."),
     person_id: str = typer.Argument(..., help="The person, by id."),
     preference: str = typer.Argument(..., help="email, digest (one mail a day) or none (told by hand)."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Record how someone wants to be told (kept in the people register, not in the log)."""
     run(lambda: set_preference(services(), engagement_id, person_id, preference), engagement_id)
+    if as_json:
+        print_json({"engagement_id": engagement_id, "person_id": person_id, "preference": preference})
+        return
     out.print(f"{person_id} will be told: {preference}")
 
 

@@ -139,6 +139,36 @@ def forget(
     )
 
 
+@people_app.command("same")
+def same(
+    engagement_id: str = typer.Argument(..., help="An engagement the person is in."),
+    person_id: str = typer.Argument(..., help="Their id there."),
+    other_engagement: str = typer.Argument(..., help="Another engagement the same human is in."),
+    other_person: str = typer.Argument(..., help="Their id in that one."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Say two people of two engagements are the same human, so they sign in once and see both (a
+    facilitator's portfolio, a tenant on two boards). Their sessions in the second one end."""
+    ended = run(
+        lambda: sign_in.same_person(
+            services(), operator(), (engagement_id, person_id), (other_engagement, other_person)
+        ),
+        engagement_id,
+    )
+    if as_json:
+        print_json(
+            {
+                "linked": [[engagement_id, person_id], [other_engagement, other_person]],
+                "sessions_ended": ended,
+            }
+        )
+        return
+    out.print(
+        f"{person_id} of {engagement_id} and {other_person} of {other_engagement} now sign in as one",
+        highlight=False,
+    )
+
+
 @people_app.command("invite")
 def invite(
     engagement_id: str = typer.Argument(..., help="The engagement's id."),

@@ -58,6 +58,11 @@ EXPECTED: dict[str, list[str]] = {
         "phases[1].min_dwell_days: 90 is longer than escalate_after_days (84): "
         "the gate would be escalated before it may open",
     ],
+    "reminder-after-escalation.yaml": [
+        "phases[1].remind_after_days: 84 is not fewer than escalate_after_days (84): "
+        "people would be reminded only once the gate is escalated; remind them sooner",
+        "phases[1].escalate_to[0]: unknown role 'treasurer' (known: carer-rep, facilitator, trustee)",
+    ],
     "training-never-delivered.yaml": [
         "phases[1].gate: deciders (carer-rep) need training module 'shared-decisions' "
         "but no training activity up to this phase delivers it",

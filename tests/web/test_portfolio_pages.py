@@ -4,9 +4,9 @@ one engagement's charts and tables, what a facilitator records there (each in th
 in that must stay shut (signed out, an approver, another engagement's facilitator, no CSRF token, a
 form that names who acts).
 
-The facilitator is one account over all thirty: invited once (a code, as ``coproduce people invite``
-gives), and that account is the facilitator ``f1`` of each of the others as ``IdentityStore.join``
-makes it (no entrance links accounts across engagements yet; see docs/facilitators.md).
+The facilitator is one account over all thirty: the operator says ``f1`` of each engagement is the
+same human as ``f1`` of the first (``coproduce people same``), and they sign in once, with the code an
+invitation to the first gives.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -66,16 +65,6 @@ class Folio:
         return str(self.stack.info()["web_url"])
 
 
-def join(stack: Stack, account: object, engagement_id: str, person_id: str) -> None:
-    """What ``IdentityStore.join`` does: the account is also ``person_id`` of ``engagement_id``."""
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO identity.memberships (engagement_id, person_id, account_id) VALUES (%s, %s, %s) "
-            "ON CONFLICT (engagement_id, person_id) DO NOTHING",
-            (engagement_id, person_id, account),
-        )
-
-
 @pytest.fixture(scope="module")
 def folio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folio]:
     # New engagement ids each time pytest makes this fixture (it may, when it regroups tests by browser).
@@ -85,6 +74,16 @@ def folio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folio]:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda i: stack.start_engagement(plan_for(i), ids[i]), range(COUNT)))
         other = stack.start_engagement(PLAN, f"{prefix}-other")
+        first = Engagement(stack, ids[0])
+        with ThreadPoolExecutor(3) as pool:
+            list(
+                pool.map(
+                    lambda engagement_id: first.facilitator(
+                        "people", "same", ids[0], "f1", engagement_id, "f1"
+                    ),
+                    ids[1:],
+                )
+            )
         for i in PAUSED:
             stack.ok("engagement", "pause", ids[i], "--as", "f1", "--reason", "the board asked for time")
         stack.ok("record", "checkin", ids[1], "--person", "u1", "--comfort", "4")
@@ -94,14 +93,7 @@ def folio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Folio]:
 
 def signed_in_facilitator(folio: Folio, browser: Browser) -> Page:
     """A browser signed in as f1 of the first engagement, whose account is f1 of all thirty."""
-    page = sign_in_with_code(browser, folio.engagement(0), "f1", viewport=DESKTOP)
-    [(account,)] = folio.stack.sql(
-        "SELECT account_id FROM identity.memberships WHERE engagement_id = %s AND person_id = 'f1'",
-        (folio.ids[0],),
-    )
-    for engagement_id in folio.ids[1:]:
-        join(folio.stack, account, engagement_id, "f1")
-    return page
+    return sign_in_with_code(browser, folio.engagement(0), "f1", viewport=DESKTOP)
 
 
 def rows(page: Page) -> list[str]:
