@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.workflow
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.web
+	$(BIN)/python -m bench.portfolio
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
