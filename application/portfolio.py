@@ -15,7 +15,6 @@ constituency ``facilitator`` whose membership the account holds). One query serv
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Iterable
@@ -27,11 +26,9 @@ import psycopg
 
 from domain.engagement import EngagementState
 from domain.rules.schedule import falls_due
-from eventlog import RecordedEvent
-from eventlog.subscription import CatchUpSubscription
 from workflows.status import build_status
 
-from .projections import engagements_in
+from .projections import ReadModel, Touched
 from .services import Services
 
 SUBSCRIPTION = "portfolio"
@@ -123,37 +120,16 @@ def row_of(state: EngagementState, position: int) -> dict[str, Any]:
     }
 
 
-async def _project(
-    conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent], services: Services
-) -> None:
-    async with services.writer_log() as log:
-        upcasters = log.upcasters
-    for touched in await engagements_in(conn, batch, writers=services.writers(), upcasters=upcasters):
-        state = touched.state()
-        if state.plan is None:
-            continue
-        await conn.execute(_UPSERT, row_of(state, touched.history[-1].record.position))
+async def _project(conn: psycopg.AsyncConnection[Any], touched: list[Touched]) -> None:
+    for engagement in touched:
+        state = engagement.state()
+        if state.plan is not None:
+            await conn.execute(_UPSERT, row_of(state, engagement.history[-1].record.position))
 
 
-def subscription(services: Services, log: Any) -> CatchUpSubscription:
-    """The ``portfolio`` subscription over ``log`` (the writer's log: it writes the read model)."""
-
-    async def handle(conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent]) -> None:
-        await _project(conn, batch, services)
-
-    return CatchUpSubscription(log, SUBSCRIPTION, handle, batch_size=200)
-
-
-async def catch_up(services: Services) -> int:
-    """Bring the portfolio up to date with everything committed; returns how many events it read."""
-    async with services.writer_log() as log:
-        return await subscription(services, log).catch_up()
-
-
-async def keep_up(services: Services, stop: asyncio.Event) -> None:
-    """Keep the portfolio up to date until ``stop`` is set (the worker runs this beside its workflows)."""
-    async with services.writer_log() as log:
-        await subscription(services, log).run(stop)
+READ_MODEL = ReadModel(SUBSCRIPTION, _project)
+catch_up = READ_MODEL.catch_up  # bring the portfolio up to date with everything committed
+keep_up = READ_MODEL.keep_up  # keep it up to date until stopped (every worker runs this)
 
 
 # -- reading it ------------------------------------------------------------------------------------

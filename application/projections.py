@@ -12,18 +12,21 @@ the auditor would not. Streams that are not engagements (``people/<id>``, anythi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from domain.engagement import EngagementState
-from eventlog import RecordedEvent
+from eventlog import EventLog, RecordedEvent
+from eventlog.subscription import CatchUpSubscription
 from eventlog.upcasting import UpcasterRegistry
 from eventlog.writers import Verifier
 
 from .audit.history import DecodedEvent, decode, read_records_on, state_as_of
+from .services import Services
 
 FIRST_TYPE = "engagement_started"
 
@@ -66,3 +69,33 @@ async def engagements_in(
         history = decode(records, None, writers, stream_id=stream_id)
         touched.append(Touched(stream_id, history, first))
     return touched
+
+
+Fill = Callable[[psycopg.AsyncConnection[Any], list[Touched]], Awaitable[None]]
+
+
+class ReadModel:
+    """A read model named ``name``, kept by ``fill(conn, touched)`` for each batch's engagements."""
+
+    def __init__(self, name: str, fill: Fill) -> None:
+        self.name = name
+        self.fill = fill
+
+    def subscription(self, services: Services, log: EventLog) -> CatchUpSubscription:
+        """The subscription over ``log`` (the writer's log: it writes the read model)."""
+        writers = services.writers()
+
+        async def handle(conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent]) -> None:
+            await self.fill(conn, await engagements_in(conn, batch, writers=writers, upcasters=log.upcasters))
+
+        return CatchUpSubscription(log, self.name, handle, batch_size=200)
+
+    async def catch_up(self, services: Services) -> int:
+        """Handle everything committed so far; returns how many events it read."""
+        async with services.writer_log() as log:
+            return await self.subscription(services, log).catch_up()
+
+    async def keep_up(self, services: Services, stop: asyncio.Event) -> None:
+        """Keep the read model up to date until ``stop`` is set (workers run this beside their workflows)."""
+        async with services.writer_log() as log:
+            await self.subscription(services, log).run(stop)

@@ -16,7 +16,6 @@ spring's reminders.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,11 +38,9 @@ from domain.events import (
 from domain.rules.eligibility import may_still_vote
 from domain.state import apply
 from eventlog import RecordedEvent
-from eventlog.subscription import CatchUpSubscription
 
 from ..audit.history import state_as_of
-from ..projections import engagements_in
-from ..services import Services
+from ..projections import ReadModel, Touched
 
 SUBSCRIPTION = "notices"
 NAMESPACE = uuid.UUID("0b5d3c51-8a57-4c4e-9d0e-6a2f1e7c9b21")  # notice ids
@@ -129,31 +126,13 @@ def rows_for(engagement_id: str, history: Iterable[Any], first_new: int) -> list
     return rows
 
 
-async def _fill(conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent], services: Services) -> None:
-    async with services.writer_log() as log:
-        upcasters = log.upcasters
-    for touched in await engagements_in(conn, batch, writers=services.writers(), upcasters=upcasters):
-        for row in rows_for(touched.engagement_id, touched.history, touched.first_new):
+async def _fill(conn: psycopg.AsyncConnection[Any], touched: list[Touched]) -> None:
+    for engagement in touched:
+        for row in rows_for(engagement.engagement_id, engagement.history, engagement.first_new):
             occurred_at: datetime = row[7]
             await conn.execute(_INSERT, (*row, occurred_at, STALE_AFTER))
 
 
-def subscription(services: Services, log: Any) -> CatchUpSubscription:
-    """The ``notices`` subscription over ``log`` (the writer's log: it writes the outbox)."""
-
-    async def handle(conn: psycopg.AsyncConnection[Any], batch: list[RecordedEvent]) -> None:
-        await _fill(conn, batch, services)
-
-    return CatchUpSubscription(log, SUBSCRIPTION, handle, batch_size=200)
-
-
-async def catch_up(services: Services) -> int:
-    """Fill the outbox from everything committed so far; returns how many events it read."""
-    async with services.writer_log() as log:
-        return await subscription(services, log).catch_up()
-
-
-async def keep_up(services: Services, stop: asyncio.Event) -> None:
-    """Keep filling the outbox until ``stop`` is set."""
-    async with services.writer_log() as log:
-        await subscription(services, log).run(stop)
+READ_MODEL = ReadModel(SUBSCRIPTION, _fill)
+catch_up = READ_MODEL.catch_up  # fill the outbox from everything committed so far
+keep_up = READ_MODEL.keep_up  # keep filling it until stopped (every worker runs this)
