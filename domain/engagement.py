@@ -70,6 +70,8 @@ class PhaseState(DomainModel):
     holds_recorded: int = 0
     overridden_at: datetime | None = None
     overridden_by: str | None = None
+    # A co-signed override lasts for this gate round only (None: for the rest of the phase, as before).
+    overridden_round: int | None = None
     escalated_at: datetime | None = None
 
 
@@ -100,6 +102,37 @@ class GateState(DomainModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     reminded_at: datetime | None = None  # the round's "still waiting" reminder (plan: remind_after_days)
+
+
+ChangeStatus = Literal["waiting", "done", "declined", "lapsed"]
+
+
+class PendingChange(DomainModel):
+    """A change proposed under the plan's `changes` policy, and the co-signers it has so far (by person
+    id: their constituency). `plan` is the amended plan of an amendment; `base_plan_sha256` the plan it
+    amends (it lapses if another amendment lands first); a proposed override lapses when its hold is
+    released by itself."""
+
+    change_id: str
+    kind: Literal["amendment", "pace_override"]
+    status: ChangeStatus = "waiting"
+    proposed_by: str
+    proposed_at: datetime
+    needs: dict[Constituency, int]
+    weakens: tuple[str, ...] = ()
+    phase_id: str | None = None
+    plan: Annotated[Plan | None, SkipValidation] = None
+    plan_sha256: str | None = None
+    base_plan_sha256: str | None = None
+    cosigned: dict[str, Constituency] = Field(default_factory=dict)
+    ended_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_plan_structure_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("plan") is not None:
+            return {**data, "plan": Plan.model_validate(data["plan"], context=STRUCTURE_ONLY)}
+        return data
 
 
 class CheckIn(DomainModel):
@@ -186,6 +219,10 @@ class EngagementState(DomainModel):
     reminders: dict[str, ReminderLog] = Field(default_factory=dict)
     # Positions of foreign events in the stream that an operator disowned: never folded, kept in view.
     disowned: tuple[int, ...] = ()
+    # Changes proposed under the plan's `changes` policy, by change id (domain.change_policy).
+    changes: dict[str, PendingChange] = Field(default_factory=dict)
+    pause_requested_at: datetime | None = None
+    pause_requested_by: str | None = None
 
     @model_validator(mode="before")
     @classmethod

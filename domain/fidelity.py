@@ -11,6 +11,8 @@ deciding. These checks read the plan against the practice (DESIGN.md, "The pract
   phase, or a readiness re-assessment its gate asks for);
 - **everybody comfortable**: comfort is judged group by group (``pace.comfort_by: each_constituency``),
   not as one average over everyone in which comfortable staff hide uneasy tenants;
+- **no one hollows it out alone**: the plan has a ``changes`` policy, so an amendment that weakens a
+  gate or the pace policy, and an override of a comfort hold, need co-signers (``domain.change_policy``);
 - **measure what lasts**: no milestone that can never fall due. The engagement completes when its last
   gate passes, and nothing is measured after that, so a milestone at the end of the last phase is never
   measured (one dated outside the plan is already an error).
@@ -39,6 +41,7 @@ def fidelity_warnings(plan: Plan) -> list[PlanProblem]:
     warnings += _lived_experience_never_decides(plan)
     warnings += _no_assessment_before_first_gate(plan)
     warnings += _comfort_averaged(plan)
+    warnings += _changes_unguarded(plan)
     warnings += _milestones_never_due(plan)
     return warnings
 
@@ -111,6 +114,19 @@ def _comfort_averaged(plan: Plan) -> list[PlanProblem]:
             "comfort is one average over everyone, so comfortable staff can hide uneasy service users; set "
             "comfort_by: each_constituency (and minority_signal: true, so one answer at the bottom of the "
             "scale holds a gate)",
+        )
+    ]
+
+
+def _changes_unguarded(plan: Plan) -> list[PlanProblem]:
+    if plan.changes is not None and plan.changes.cosign:
+        return []
+    return [
+        PlanProblem(
+            "changes",
+            "one person can weaken the engagement: anyone in it may amend the plan (even lower a quorum) and "
+            "one facilitator's override lifts a comfort hold; add changes: {} (facilitators amend, and one "
+            "decision maker and one service user co-sign what weakens a gate or the pace policy)",
         )
     ]
 

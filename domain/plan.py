@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import Field, JsonValue, ValidationError, ValidationInfo, model_validator
 
+from domain.change_policy import ChangePolicy
 from domain.decision_areas import DecisionArea
 from domain.differences import differing_leaves
 from domain.errors import PlanError, PlanProblem
@@ -65,6 +66,9 @@ class Plan(DomainModel):
     evaluation: EvaluationStrategy
     decision_areas: tuple[DecisionArea, ...] = ()
     recognition: RecognitionPolicy = RecognitionPolicy()
+    # Who may change the engagement and who co-signs a weakening change (domain.change_policy); left
+    # out, the rules plans had before it (anyone amends, one facilitator overrides a hold).
+    changes: ChangePolicy | None = None
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> Self:

@@ -12,8 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from domain.change_policy import ANYONE
 from domain.errors import PlanProblem
-from domain.vocabulary import rung_index
+from domain.vocabulary import CONSTITUENCIES, rung_index
 
 if TYPE_CHECKING:
     from domain.people import Person
@@ -88,6 +89,7 @@ def plan_problems(plan: Plan) -> list[PlanProblem]:
         _check_phase(add, plan, i, phase, roles, modules, indicators, widened_in is not None)
 
     _check_pace(add, plan)
+    _check_changes(add, plan, roles)
 
     for i, indicator in enumerate(plan.evaluation.indicators):
         path = f"evaluation.indicators[{i}]"
@@ -243,6 +245,24 @@ def _check_pace(add: Any, plan: Plan) -> None:
             "pace.comfort_threshold",
             f"{_num(plan.pace.comfort_threshold)} is outside the comfort scale {scale.low}..{scale.high}",
         )
+
+
+def _check_changes(add: Any, plan: Plan, roles: set[str]) -> None:
+    """Who may change the engagement names known groups or roles, and its co-signers can be found."""
+    policy = plan.changes
+    if policy is None:
+        return
+    known = roles | set(CONSTITUENCIES) | {ANYONE}
+    for power in ("amend", "widen", "pause", "request_pause"):
+        _check_known(add, f"changes.{power}", getattr(policy, power), known, "group or role")
+    for constituency, count in policy.cosign.items():
+        have = sum(1 for person in plan.people if person.constituency == constituency)
+        if have < count:
+            add(
+                f"changes.cosign.{constituency}",
+                f"asks for {count} co-signer(s) from {constituency}, and the plan has {have}; "
+                "a change could never be co-signed",
+            )
 
 
 def _check_unique(add: Any, path: str, items: Sequence[Any], attr: str) -> None:

@@ -14,12 +14,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from domain.change_policy import Power
 from domain.engagement import EngagementState
 from domain.errors import DomainError
 from domain.events import (
     AssessmentRecorded,
     AuthorisationGranted,
     BaselineRecorded,
+    ChangeCosigned,
+    ChangeDeclined,
+    ChangeProposed,
     CheckInRecorded,
     CohortWidened,
     ContributionLogged,
@@ -31,6 +35,7 @@ from domain.events import (
     OricScores,
     PaceOverridden,
     ParticipantJoined,
+    PauseRequested,
     PlanAmended,
     RecognitionPaid,
     RungChanged,
@@ -40,6 +45,13 @@ from domain.events import (
 )
 from domain.events.incidents import EventDisowned
 from domain.plan import plan_diff, plan_pseudonymised, plan_sha256
+from domain.rules.changes import (
+    cosign_refusal,
+    cosigning_waits_for,
+    needs_cosigners,
+    power_refusal,
+    weakenings,
+)
 from domain.rules.eligibility import vote_refusal
 from domain.sentences import validation_sentence
 from domain.state import apply
@@ -79,6 +91,14 @@ def _facilitator(state: EngagementState, who: str, what: str) -> None:
         raise CommandRefused(f"there is no person '{who}' in this engagement")
     if person.constituency != "facilitator":
         raise CommandRefused(f"only a facilitator may {what}, and {who} is not one")
+
+
+def _pauser(state: EngagementState, who: str, what: str) -> None:
+    """Refuse unless ``who`` may pause and resume: a facilitator, or whom the plan's change policy names."""
+    if state.require_plan().changes is None:
+        _facilitator(state, who, what)
+    else:
+        _may(state, "pause", who)
 
 
 def record_assessment(state: EngagementState, msg: m.RecordAssessment, now: datetime) -> list[Event]:
@@ -201,6 +221,7 @@ def add_participant(state: EngagementState, msg: m.AddParticipant, now: datetime
 
 
 def widen_cohort(state: EngagementState, msg: m.WidenCohort, now: datetime) -> list[Event]:
+    _may(state, "widen", msg.by)
     phase_id = _current_phase(state, msg.phase_id)
     if msg.phase_id is None:  # the current phase may not be the one that works with the wider group
         plan = state.require_plan()
@@ -210,10 +231,32 @@ def widen_cohort(state: EngagementState, msg: m.WidenCohort, now: datetime) -> l
 
 
 def amend_plan(state: EngagementState, msg: m.AmendPlan, now: datetime) -> list[Event]:
+    """An amendment takes effect at once, unless the plan's change policy asks for co-signers and it
+    weakens a gate or the pace policy: then it is proposed, and takes effect once co-signed."""
     plan = plan_pseudonymised(msg.plan)  # names stay in the people register, never in the log
-    changes = plan_diff(state.require_plan(), plan)
+    current = state.require_plan()
+    changes = plan_diff(current, plan)
     if not changes:
         raise CommandRefused("the amended plan is the same as the current one; there is nothing to record")
+    _may(state, "amend", msg.by)
+    weakened = weakenings(state, plan) if needs_cosigners(current.changes) else []
+    if weakened and current.changes is not None:
+        return [
+            _make(
+                ChangeProposed,
+                occurred_at=now,
+                change_id=_next_change_id(state),
+                kind="amendment",
+                proposed_by=msg.by,
+                reason=msg.reason,
+                needs=current.changes.cosign,
+                weakens=tuple(weakened),
+                plan=plan,
+                plan_sha256=plan_sha256(plan),
+                base_plan_sha256=state.plan_sha256,
+                changes=changes,
+            )
+        ]
     return [
         _make(
             PlanAmended,
@@ -254,9 +297,90 @@ def decide_gate(state: EngagementState, msg: m.DecideGate, now: datetime) -> lis
 
 
 def override_hold(state: EngagementState, msg: m.OverrideHold, now: datetime) -> list[Event]:
+    """Lift a pace hold now or, where the plan's change policy asks for co-signers, propose it."""
+    policy = state.require_plan().changes
+    if policy is None or not needs_cosigners(policy):
+        return [
+            _make(
+                PaceOverridden,
+                occurred_at=now,
+                phase_id=msg.phase_id,
+                overridden_by=msg.by,
+                reason=msg.reason,
+            )
+        ]
     return [
-        _make(PaceOverridden, occurred_at=now, phase_id=msg.phase_id, overridden_by=msg.by, reason=msg.reason)
+        _make(
+            ChangeProposed,
+            occurred_at=now,
+            change_id=_next_change_id(state),
+            kind="pace_override",
+            proposed_by=msg.by,
+            reason=msg.reason,
+            needs=policy.cosign,
+            phase_id=msg.phase_id,
+        )
     ]
+
+
+def cosign_change(state: EngagementState, msg: m.CosignChange, now: datetime) -> list[Event]:
+    """Co-sign a proposed change; the last co-signature it needs makes the change itself happen."""
+    change = state.changes.get(msg.change_id)
+    if change is None:
+        raise CommandRefused(f"there is no proposed change '{msg.change_id}' in this engagement")
+    refusal = cosign_refusal(state, change, msg.by)
+    if refusal is not None:
+        raise CommandRefused(refusal)
+    signed = _make(ChangeCosigned, occurred_at=now, change_id=change.change_id, person_id=msg.by)
+    after = apply(state, signed).changes[change.change_id]
+    if cosigning_waits_for(after):
+        return [signed]
+    cosigned_by = tuple(sorted(after.cosigned))
+    if change.kind == "amendment" and change.plan is not None:
+        done: Event = _make(
+            PlanAmended,
+            occurred_at=now,
+            plan=change.plan,
+            plan_sha256=plan_sha256(change.plan),
+            changes=plan_diff(state.require_plan(), change.plan),
+            amended_by=change.proposed_by,
+            change_id=change.change_id,
+            cosigned_by=cosigned_by,
+        )
+    else:
+        gate = state.gates.get(change.phase_id or "")
+        done = _make(
+            PaceOverridden,
+            occurred_at=now,
+            phase_id=change.phase_id,
+            overridden_by=change.proposed_by,
+            change_id=change.change_id,
+            cosigned_by=cosigned_by,
+            round=gate.round + 1 if gate else 1,
+        )
+    return [signed, done]
+
+
+def decline_change(state: EngagementState, msg: m.DeclineChange, now: datetime) -> list[Event]:
+    return [
+        _make(ChangeDeclined, occurred_at=now, change_id=msg.change_id, person_id=msg.by, reason=msg.reason)
+    ]
+
+
+def request_pause(state: EngagementState, msg: m.RequestPause, now: datetime) -> list[Event]:
+    _may(state, "request_pause", msg.by)
+    return [_make(PauseRequested, occurred_at=now, requested_by=msg.by, reason=msg.reason)]
+
+
+def _next_change_id(state: EngagementState) -> str:
+    return f"change-{len(state.changes) + 1}"
+
+
+def _may(state: EngagementState, power: Power, who: str) -> None:
+    """Refuse unless the plan's change policy lets ``who`` use ``power``."""
+    refusal = power_refusal(state, power, who)
+    if refusal is not None:
+        raise CommandRefused(refusal)
 
 
 def record_contribution(state: EngagementState, msg: m.RecordContribution, now: datetime) -> list[Event]:
@@ -304,12 +428,12 @@ def change_rung(state: EngagementState, msg: m.ChangeRung, now: datetime) -> lis
 
 
 def pause(state: EngagementState, msg: m.Pause, now: datetime) -> list[Event]:
-    _facilitator(state, msg.by, "pause the engagement")
+    _pauser(state, msg.by, "pause the engagement")
     return [_make(EngagementPaused, occurred_at=now, paused_by=msg.by, reason=msg.reason)]
 
 
 def resume(state: EngagementState, msg: m.Resume, now: datetime) -> list[Event]:
-    _facilitator(state, msg.by, "resume the engagement")
+    _pauser(state, msg.by, "resume the engagement")
     return [_make(EngagementResumed, occurred_at=now, resumed_by=msg.by, reason=msg.reason)]
 
 

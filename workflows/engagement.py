@@ -637,6 +637,33 @@ class EngagementWorkflow:
     def _v_override_hold(self, *inputs: Any) -> None:
         self._validate(commands.override_hold, m.OverrideHold, inputs)
 
+    @workflow.update(name="cosign_change")
+    async def cosign_change(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``CosignChange``."""
+        return await self._handle(commands.cosign_change, m.CosignChange, inputs)
+
+    @cosign_change.validator
+    def _v_cosign_change(self, *inputs: Any) -> None:
+        self._validate(commands.cosign_change, m.CosignChange, inputs)
+
+    @workflow.update(name="decline_change")
+    async def decline_change(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``DeclineChange``."""
+        return await self._handle(commands.decline_change, m.DeclineChange, inputs)
+
+    @decline_change.validator
+    def _v_decline_change(self, *inputs: Any) -> None:
+        self._validate(commands.decline_change, m.DeclineChange, inputs)
+
+    @workflow.update(name="request_pause")
+    async def request_pause(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RequestPause``."""
+        return await self._handle(commands.request_pause, m.RequestPause, inputs)
+
+    @request_pause.validator
+    def _v_request_pause(self, *inputs: Any) -> None:
+        self._validate(commands.request_pause, m.RequestPause, inputs)
+
     @workflow.update(name="record_contribution")
     async def record_contribution(self, *inputs: Any) -> m.UpdateResult:
         """Takes one ``RecordContribution``."""
@@ -734,6 +761,9 @@ UPDATES: dict[type[m.Message], Callable[..., Any]] = {
     m.AmendPlan: EngagementWorkflow.amend_plan,
     m.DecideGate: EngagementWorkflow.decide_gate,
     m.OverrideHold: EngagementWorkflow.override_hold,
+    m.CosignChange: EngagementWorkflow.cosign_change,
+    m.DeclineChange: EngagementWorkflow.decline_change,
+    m.RequestPause: EngagementWorkflow.request_pause,
     m.RecordContribution: EngagementWorkflow.record_contribution,
     m.RecordRecognition: EngagementWorkflow.record_recognition,
     m.ChangeRung: EngagementWorkflow.change_rung,

@@ -276,6 +276,28 @@ class OverrideHold(Input):
     reason: FreeText
 
 
+class CosignChange(Input):
+    """Co-sign a change proposed under the plan's change policy (an amendment or an override)."""
+
+    by: Identifier
+    change_id: Identifier
+
+
+class DeclineChange(Input):
+    """Decline to co-sign a proposed change (or, for its proposer, withdraw it), with a reason."""
+
+    by: Identifier
+    change_id: Identifier
+    reason: FreeText
+
+
+class RequestPause(Input):
+    """Ask the facilitators to pause the engagement, and say why."""
+
+    by: Identifier
+    reason: FreeText
+
+
 class RecordContribution(Input):
     by: Identifier
     person_id: Identifier
@@ -456,6 +478,19 @@ class PhaseView(BaseModel):
     pace: PaceCheck | None = None
 
 
+class ChangeView(BaseModel):
+    """A change waiting for co-signers (the plan's change policy): what it is and who it still needs."""
+
+    change_id: str
+    kind: str
+    proposed_by: str
+    proposed_at: datetime
+    phase_id: str | None = None
+    weakens: list[str] = []
+    cosigned_by: list[str] = []
+    waiting_for: list[str] = []
+
+
 class EngagementStatus(BaseModel):
     """What the ``status`` query returns: the folded state and what people need to act on it."""
 
@@ -472,6 +507,7 @@ class EngagementStatus(BaseModel):
     ladder: list[LadderPosition]
     next_due: list[DueItem]
     state: EngagementState
+    changes_waiting: list[ChangeView] = []
     # True while an append is in flight: its events are (or are about to be) in the log, not yet in this
     # status. The append is an activity, so a query no longer waits for it: ask again in a moment.
     recording: bool = False

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from domain.engagement import EngagementState
+from domain.rules.changes import cosigning_waits_for
 from domain.rules.eligibility import may_still_vote
 from domain.rules.indicators import indicator_progress
 from domain.rules.ladder import ladder_positions
@@ -16,7 +17,7 @@ from domain.rules.pace import pace_check
 from domain.rules.quorum import tally
 from domain.rules.schedule import falls_due
 
-from .messages import ConstituencyVotes, EngagementStatus, GateView, PhaseView, VoteView
+from .messages import ChangeView, ConstituencyVotes, EngagementStatus, GateView, PhaseView, VoteView
 
 
 def gate_view(state: EngagementState, phase_id: str, now: datetime) -> GateView | None:
@@ -93,4 +94,18 @@ def build_status(
             :due_items
         ],
         state=state,
+        changes_waiting=[
+            ChangeView(
+                change_id=change.change_id,
+                kind=change.kind,
+                proposed_by=change.proposed_by,
+                proposed_at=change.proposed_at,
+                phase_id=change.phase_id,
+                weakens=list(change.weakens),
+                cosigned_by=sorted(change.cosigned),
+                waiting_for=cosigning_waits_for(change),
+            )
+            for change in state.changes.values()
+            if change.status == "waiting"
+        ],
     )

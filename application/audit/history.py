@@ -38,6 +38,9 @@ from domain.events import (
     AuthorisationExpired,
     AuthorisationGranted,
     BaselineRecorded,
+    ChangeCosigned,
+    ChangeDeclined,
+    ChangeProposed,
     CheckInRecorded,
     CohortWidened,
     ContributionLogged,
@@ -56,6 +59,7 @@ from domain.events import (
     PaceHoldReleased,
     PaceOverridden,
     ParticipantJoined,
+    PauseRequested,
     PhaseCompleted,
     PhaseStarted,
     PlanAmended,
@@ -438,7 +442,52 @@ def _engagement_started(entry: TimelineEntry, event: EngagementStarted, after: E
 def _plan_amended(entry: TimelineEntry, event: PlanAmended, after: EngagementState) -> None:
     entry.person_id, entry.reason = event.amended_by, event.reason
     entry.detail = {"changes": [c.model_dump(mode="json") for c in event.changes]}
-    entry.what = f"plan amended by {event.amended_by}: " + "; ".join(_change(c) for c in event.changes)
+    cosigned = _cosigned(event.change_id, event.cosigned_by)
+    entry.what = f"plan amended by {event.amended_by}{cosigned}: " + "; ".join(
+        _change(c) for c in event.changes
+    )
+
+
+def _cosigned(change_id: str | None, cosigned_by: tuple[str, ...]) -> str:
+    """ " (change c-1, co-signed by a and b)" for a co-signed change, nothing for any other."""
+    if change_id is None:
+        return ""
+    return f" (change {change_id}, co-signed by {' and '.join(cosigned_by)})"
+
+
+def _change_proposed(entry: TimelineEntry, event: ChangeProposed, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.proposed_by, event.reason
+    entry.constituency = _constituency(after, event.proposed_by)
+    needs = " and ".join(f"{n} {c.replace('_', ' ')}" for c, n in event.needs.items())
+    entry.detail = {"change_id": event.change_id, "kind": event.kind, "needs": dict(event.needs)}
+    if event.kind == "amendment":
+        entry.detail["weakens"] = list(event.weakens)
+        what = "an amendment that weakens the engagement (" + "; ".join(event.weakens) + ")"
+    else:
+        what = f"an override of the pace hold on {event.phase_id}"
+    entry.what = (
+        f"{event.proposed_by} proposed {what} as change {event.change_id}; it needs {needs} to co-sign"
+    )
+
+
+def _change_cosigned(entry: TimelineEntry, event: ChangeCosigned, after: EngagementState) -> None:
+    entry.person_id, entry.choice = event.person_id, "co-sign"
+    entry.constituency = _constituency(after, event.person_id)
+    entry.detail = {"change_id": event.change_id}
+    entry.what = f"{event.person_id} ({entry.constituency}) co-signed change {event.change_id}"
+
+
+def _change_declined(entry: TimelineEntry, event: ChangeDeclined, after: EngagementState) -> None:
+    entry.person_id, entry.choice, entry.reason = event.person_id, "decline", event.reason
+    entry.constituency = _constituency(after, event.person_id)
+    entry.detail = {"change_id": event.change_id}
+    entry.what = f"{event.person_id} declined change {event.change_id}: it will not happen"
+
+
+def _pause_requested(entry: TimelineEntry, event: PauseRequested, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.requested_by, event.reason
+    entry.constituency = _constituency(after, event.requested_by)
+    entry.what = f"{event.requested_by} asked the facilitators to pause the engagement"
 
 
 def _engagement_paused(entry: TimelineEntry, event: EngagementPaused, after: EngagementState) -> None:
@@ -608,7 +657,9 @@ def _pace_hold_released(entry: TimelineEntry, event: PaceHoldReleased, after: En
 
 def _pace_overridden(entry: TimelineEntry, event: PaceOverridden, after: EngagementState) -> None:
     entry.person_id, entry.choice, entry.reason = event.overridden_by, "override", event.reason
-    entry.what = f"pace hold on {event.phase_id} overridden by {event.overridden_by}"
+    cosigned = _cosigned(event.change_id, event.cosigned_by)
+    scope = f" for round {event.round} of its gate" if event.round is not None else ""
+    entry.what = f"pace hold on {event.phase_id} overridden by {event.overridden_by}{cosigned}{scope}"
 
 
 def _reminder_sent(entry: TimelineEntry, event: ReminderSent, after: EngagementState) -> None:
@@ -678,6 +729,10 @@ Describer = Callable[[TimelineEntry, Any, EngagementState], None]
 DESCRIBERS: dict[type[Event], Describer] = {
     EngagementStarted: _engagement_started,
     PlanAmended: _plan_amended,
+    ChangeProposed: _change_proposed,
+    ChangeCosigned: _change_cosigned,
+    ChangeDeclined: _change_declined,
+    PauseRequested: _pause_requested,
     EngagementPaused: _engagement_paused,
     EngagementResumed: _engagement_resumed,
     EngagementCompleted: _engagement_completed,

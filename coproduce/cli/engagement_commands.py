@@ -36,7 +36,9 @@ from .common import (
 from .render import engagements_table, status_view
 
 engagement_app = typer.Typer(
-    cls=Commands, help="Start, list, inspect, pause, resume and amend engagements.", no_args_is_help=True
+    cls=Commands,
+    help="Start, list, inspect, pause, resume and amend engagements; co-sign or decline changes.",
+    no_args_is_help=True,
 )
 record_app = typer.Typer(cls=Commands, help="Record what happened in an engagement.", no_args_is_help=True)
 ladder_app = typer.Typer(
@@ -154,6 +156,48 @@ def resume(
 ) -> None:
     """Resume a paused engagement."""
     send(engagement_id, build(m.Resume, by=by, reason=reason), update_id, as_json, for_reason)
+
+
+@engagement_app.command("request-pause")
+def request_pause(
+    engagement_id: str,
+    by: str = As,
+    reason: str = Reason,
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Ask the facilitators to pause an engagement (anyone the plan allows, a tenant or a carer too)."""
+    send(engagement_id, build(m.RequestPause, by=by, reason=reason), update_id, as_json, for_reason)
+
+
+@engagement_app.command("cosign")
+def cosign(
+    engagement_id: str,
+    change_id: str = typer.Argument(..., help="The proposed change's id (`engagement status` lists them)."),
+    by: str = As,
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Co-sign a change that waits for co-signers (an amendment that weakens a gate, or an override of a
+    pace hold); the last co-signature it needs makes it take effect."""
+    send(engagement_id, build(m.CosignChange, by=by, change_id=change_id), update_id, as_json, for_reason)
+
+
+@engagement_app.command("decline")
+def decline(
+    engagement_id: str,
+    change_id: str = typer.Argument(..., help="The proposed change's id (`engagement status` lists them)."),
+    by: str = As,
+    reason: str = Reason,
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Decline to co-sign a proposed change (its proposer withdraws it the same way): it never takes effect."""
+    msg = build(m.DeclineChange, by=by, change_id=change_id, reason=reason)
+    send(engagement_id, msg, update_id, as_json, for_reason)
 
 
 @engagement_app.command("amend")

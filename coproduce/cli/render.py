@@ -99,6 +99,25 @@ def status_view(status: EngagementStatus, labels: Mapping[str, str] | None = Non
         parts.append(Text("May still vote: " + (", ".join(map(who, gate.may_still_vote)) or "nobody")))
     if status.waiting_for:
         parts.append(Text("Waiting for: " + who("; ".join(status.waiting_for)), style="yellow"))
+    if status.changes_waiting:
+        changes = Table(title="Changes waiting for co-signers", title_justify="left")
+        for column in ("change", "what", "proposed", "co-signed by", "still needs"):
+            changes.add_column(column)
+        for change in status.changes_waiting:
+            what = (
+                "override the pace hold on " + (change.phase_id or "")
+                if change.kind == "pace_override"
+                else ("amend the plan: " + "; ".join(change.weakens))
+            )
+            changes.add_row(
+                change.change_id,
+                escape(what),
+                f"{day(change.proposed_at)} by {who(change.proposed_by)}",
+                ", ".join(map(who, change.cosigned_by)) or "nobody yet",
+                "; ".join(change.waiting_for),
+            )
+        parts.append(changes)
+        parts.append(Text("Co-sign with `coproduce engagement cosign ENGAGEMENT CHANGE --as PERSON`."))
     if status.indicators:
         parts.append(indicators_table(status.indicators))
     if status.next_due:

@@ -20,6 +20,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from domain.errors import RecordError
 from domain.events.base import Event, PersonId
+from domain.events.changes import ChangeCosigned, ChangeDeclined, ChangeKind, ChangeProposed
 from domain.events.evaluation import (
     AssessmentRecorded,
     BaselineRecorded,
@@ -44,6 +45,7 @@ from domain.events.lifecycle import (
     EngagementPaused,
     EngagementResumed,
     EngagementStarted,
+    PauseRequested,
     PlanAmended,
 )
 from domain.events.pace import (
@@ -68,6 +70,10 @@ from domain.upcasters import upcast_payload
 DomainEvent = Annotated[
     EngagementStarted
     | PlanAmended
+    | ChangeProposed
+    | ChangeCosigned
+    | ChangeDeclined
+    | PauseRequested
     | EngagementPaused
     | EngagementResumed
     | EngagementCompleted
@@ -184,6 +190,10 @@ __all__ = [
     "AuthorisationExpired",
     "AuthorisationGranted",
     "BaselineRecorded",
+    "ChangeCosigned",
+    "ChangeDeclined",
+    "ChangeKind",
+    "ChangeProposed",
     "CheckInRecorded",
     "CohortWidened",
     "ContributionLogged",
@@ -207,6 +217,7 @@ __all__ = [
     "PaceHoldReleased",
     "PaceOverridden",
     "ParticipantJoined",
+    "PauseRequested",
     "PersonId",
     "PhaseCompleted",
     "PhaseStarted",

@@ -7,7 +7,7 @@ from pydantic import Field, ValidationInfo, model_validator
 from domain.events.base import Event, PersonId
 from domain.personal import PersonalData
 from domain.plan import STRUCTURE_ONLY_KEY, Plan, PlanChange, plan_sha256
-from domain.vocabulary import EngagementId, LongText, Sha256Hex
+from domain.vocabulary import EngagementId, Identifier, LongText, Sha256Hex
 
 
 def _check_plan_hash(event: "EngagementStarted | PlanAmended", info: ValidationInfo) -> None:
@@ -35,14 +35,18 @@ class EngagementStarted(Event):
 
 
 class PlanAmended(Event):
-    """The plan changed while running; `changes` must be `plan_diff(previous plan, plan)`."""
+    """The plan changed while running; `changes` must be `plan_diff(previous plan, plan)`. An amendment
+    that needed co-signers names the proposed change (`change_id`, whose proposal holds the reason) and
+    who co-signed it; any other amendment gives its reason here."""
 
     type: Literal["plan_amended"] = "plan_amended"
     plan: Plan
     plan_sha256: Sha256Hex
     changes: tuple[PlanChange, ...] = Field(min_length=1)
     amended_by: PersonId
-    reason: Annotated[LongText, PersonalData(owner="amended_by")]
+    reason: Annotated[LongText | None, PersonalData(owner="amended_by")] = None
+    change_id: Identifier | None = None
+    cosigned_by: tuple[PersonId, ...] = ()
 
     @model_validator(mode="after")
     def _plan_hash_matches(self, info: ValidationInfo) -> Self:
@@ -71,3 +75,12 @@ class EngagementCompleted(Event):
 
     type: Literal["engagement_completed"] = "engagement_completed"
     completed_by: PersonId
+
+
+class PauseRequested(Event):
+    """Someone asked the facilitators to pause the engagement, and why (the plan's `changes.request_pause`
+    says who may ask)."""
+
+    type: Literal["pause_requested"] = "pause_requested"
+    requested_by: PersonId
+    reason: Annotated[LongText, PersonalData(owner="requested_by")]

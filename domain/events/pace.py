@@ -42,12 +42,17 @@ class PaceHoldReleased(Event):
 
 
 class PaceOverridden(Event):
-    """A facilitator lifted a pace hold; the comfort condition no longer applies to this phase."""
+    """A facilitator lifted a pace hold. Without co-signers (a plan with no `changes` policy) the comfort
+    condition no longer applies to this phase; a co-signed override names its change, its co-signers and
+    the gate round it lets open (`round`), and lasts for that round only."""
 
     type: Literal["pace_overridden"] = "pace_overridden"
     phase_id: Identifier
     overridden_by: PersonId
-    reason: Annotated[LongText, PersonalData(owner="overridden_by")]
+    reason: Annotated[LongText | None, PersonalData(owner="overridden_by")] = None
+    change_id: Identifier | None = None
+    cosigned_by: tuple[PersonId, ...] = ()
+    round: int | None = None
 
 
 class ReminderSent(Event):

@@ -4,7 +4,7 @@ A phase may advance when it is running and the engagement is not paused; its min
 comfort is high enough (each taking-part person's latest check-in within the window counts once; at
 least `min_check_ins` of them; their average at or above the threshold: exactly at it is enough; under
 `comfort_by: each_constituency` each constituency's average; under `minority_signal`, nobody at the
-bottom of the scale), unless a facilitator overrode a hold on this phase; the gate's evidence is in (each listed indicator measured
+bottom of the scale), unless a facilitator overrode a hold on this phase (co-signed, for the gate's next round only); the gate's evidence is in (each listed indicator measured
 and, if asked, readiness re-assessed, since the phase started); and, for a phase working with the wider
 group, the cohort has been widened.
 """
@@ -126,6 +126,9 @@ def pace_check(state: EngagementState, phase_id: str, now: datetime) -> PaceChec
     if now < dwell_ends:
         waiting.append(f"the minimum dwell of {phase.min_dwell_days} days to pass (on {day(dwell_ends)})")
     overridden = progress.overridden_at is not None
+    if overridden and progress.overridden_round is not None:  # co-signed: for the round it names only
+        gate = state.gates.get(phase_id)
+        overridden = (gate.round + 1 if gate else 1) <= progress.overridden_round
     if not overridden and (comfort_gap := _comfort_gap(state, scores)) is not None:
         waiting.append(comfort_gap)
     for key in phase.gate.evidence.indicators_measured:

@@ -19,6 +19,9 @@ from domain.events import (
     AuthorisationExpired,
     AuthorisationGranted,
     BaselineRecorded,
+    ChangeCosigned,
+    ChangeDeclined,
+    ChangeProposed,
     CheckInRecorded,
     ContributionLogged,
     EngagementPaused,
@@ -33,12 +36,22 @@ from domain.events import (
     RecognitionPaid,
     TrainingCompleted,
 )
-from domain.transitions import evaluation, gates, incidents, ledger, lifecycle, pace, people, phases
+from domain.transitions import changes, evaluation, gates, incidents, ledger, lifecycle, pace, people, phases
 
 Handler = Callable[[EngagementState, Any], dict[str, Any]]
 
 # The modules that hold transitions, one concern each.
-MODULES: tuple[ModuleType, ...] = (lifecycle, evaluation, people, phases, gates, pace, ledger, incidents)
+MODULES: tuple[ModuleType, ...] = (
+    lifecycle,
+    changes,
+    evaluation,
+    people,
+    phases,
+    gates,
+    pace,
+    ledger,
+    incidents,
+)
 
 
 def handler_name(event_type: str) -> str:
@@ -66,6 +79,9 @@ ALLOWED_WHILE_PAUSED: frozenset[type[Event]] = frozenset(
         EngagementPaused,
         EngagementResumed,
         PlanAmended,
+        ChangeProposed,
+        ChangeCosigned,
+        ChangeDeclined,
         AssessmentRecorded,
         EvaluationStrategyAgreed,
         BaselineRecorded,

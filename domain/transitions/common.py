@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.change_policy import Power
 from domain.engagement import EngagementState, PersonState, PhaseState
-from domain.errors import UnknownReference
+from domain.errors import RuleViolation, UnknownReference
 from domain.events import Event
 from domain.phases import Phase
+from domain.rules.changes import power_refusal
 
 Updates = dict[str, Any]
 
@@ -44,3 +46,10 @@ def known_module(state: EngagementState, event: Event, module_id: str) -> None:
 def known_indicator(state: EngagementState, event: Event, key: str) -> None:
     if key not in state.require_plan().indicators_by_key:
         raise UnknownReference(event, f"there is no indicator '{key}' in the evaluation strategy")
+
+
+def allowed(state: EngagementState, event: Event, power: Power, person_id: str) -> None:
+    """Refuse the event when the plan's change policy does not let ``person_id`` use ``power``."""
+    refusal = power_refusal(state, power, person_id)
+    if refusal is not None:
+        raise RuleViolation(event, refusal)

@@ -9,10 +9,13 @@ from domain.events import (
     EngagementPaused,
     EngagementResumed,
     EngagementStarted,
+    PauseRequested,
     PlanAmended,
 )
-from domain.plan import Plan, plan_diff
-from domain.transitions.common import Updates, known_person
+from domain.plan import plan_diff
+from domain.rules.changes import amendment_problems, needs_cosigners, weakenings
+from domain.transitions.changes import complete_change, lapse
+from domain.transitions.common import Updates, allowed, known_person
 from domain.vocabulary import day, evolve
 
 
@@ -60,8 +63,26 @@ def on_plan_amended(state: EngagementState, event: PlanAmended) -> Updates:
         raise RuleViolation(
             event, "the amendment would rewrite what already happened: " + "; ".join(problems)
         )
+    changes = state.changes
+    if event.change_id is not None:  # a co-signed amendment: its proposal said who and why
+        proposal = state.changes.get(event.change_id)
+        if proposal is None or proposal.plan_sha256 != event.plan_sha256:
+            raise RuleViolation(event, f"change '{event.change_id}' did not propose this plan")
+        changes = complete_change(state, event, event.change_id, event.cosigned_by)
+    else:
+        if event.reason is None:
+            raise RuleViolation(event, "an amendment needs a reason")
+        allowed(state, event, "amend", event.amended_by)
+        weakened = weakenings(state, new) if needs_cosigners(old.changes) else []
+        if weakened:
+            raise RuleViolation(
+                event,
+                f"the amendment weakens the engagement ({'; '.join(weakened)}), so it needs co-signers: "
+                "propose it and ask them to co-sign",
+            )
 
     at = event.occurred_at
+    changes = lapse(changes, at, lambda change: change.kind == "amendment")
     people = dict(state.people)
     for p in new.people:
         current = people.get(p.id)
@@ -90,6 +111,7 @@ def on_plan_amended(state: EngagementState, event: PlanAmended) -> Updates:
     return {
         "plan": new,
         "plan_sha256": event.plan_sha256,
+        "changes": changes,
         "amendments": state.amendments + 1,
         "people": people,
         "phases": {
@@ -103,32 +125,30 @@ def on_plan_amended(state: EngagementState, event: PlanAmended) -> Updates:
     }
 
 
-def amendment_problems(state: EngagementState, new: Plan) -> list[str]:
-    """What an amended plan would rewrite: phases already started must stay first and in order; people,
-    indicators, decision areas and milestones already used must stay."""
-    problems = []
-    begun = [phase_id for phase_id, phase in state.phases.items() if phase.status != "pending"]
-    if [phase.id for phase in new.phases[: len(begun)]] != begun:
-        problems.append(f"phases already started ({', '.join(begun)}) must stay first, in the same order")
-    for what, before, after in (
-        ("person", {p.person_id for p in state.people.values() if p.from_plan}, set(new.people_by_id)),
-        ("indicator", set(state.indicators), set(new.indicators_by_key)),
-        ("decision area", set(state.decision_areas), set(new.areas_by_id)),
-        ("milestone", set(state.milestones_due), set(new.milestones_by_id)),
-    ):
-        problems.extend(f"{what} '{gone}' cannot be removed" for gone in sorted(before - after))
-    return problems
+def on_pause_requested(state: EngagementState, event: PauseRequested) -> Updates:
+    known_person(state, event, event.requested_by)
+    allowed(state, event, "request_pause", event.requested_by)
+    if state.status == "paused":
+        raise EngagementNotActive(event, f"the engagement is already paused (since {day(state.paused_at)})")
+    return {"pause_requested_at": event.occurred_at, "pause_requested_by": event.requested_by}
 
 
 def on_engagement_paused(state: EngagementState, event: EngagementPaused) -> Updates:
     known_person(state, event, event.paused_by)
+    allowed(state, event, "pause", event.paused_by)
     if state.status == "paused":
         raise EngagementNotActive(event, f"the engagement is already paused (since {day(state.paused_at)})")
-    return {"status": "paused", "paused_at": event.occurred_at}
+    return {
+        "status": "paused",
+        "paused_at": event.occurred_at,
+        "pause_requested_at": None,
+        "pause_requested_by": None,
+    }
 
 
 def on_engagement_resumed(state: EngagementState, event: EngagementResumed) -> Updates:
     known_person(state, event, event.resumed_by)
+    allowed(state, event, "pause", event.resumed_by)
     if state.status != "paused":
         raise EngagementNotActive(event, "the engagement is not paused, so it cannot be resumed")
     return {"status": "active", "paused_at": None}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from domain.engagement import CheckIn, EngagementState, PaceHold, ReminderLog
 from domain.errors import GateError, PhaseOrderError, RuleViolation, UnknownReference
 from domain.events import CheckInRecorded, PaceHoldRecorded, PaceHoldReleased, PaceOverridden, ReminderSent
+from domain.rules.changes import needs_cosigners
 from domain.rules.pace import pace_check
+from domain.transitions.changes import complete_change, lapse
 from domain.transitions.common import Updates, known_module, known_people, known_person, known_phase
 from domain.vocabulary import day, evolve, record
 
@@ -46,7 +48,12 @@ def on_pace_hold_released(state: EngagementState, event: PaceHoldReleased) -> Up
     phase, progress = known_phase(state, event, event.phase_id)
     if progress.hold is None:
         raise RuleViolation(event, f"phase '{phase.id}' is not held")
-    return {"phases": {**state.phases, phase.id: evolve(progress, {"hold": None})}}
+    overrides = lapse(
+        state.changes,
+        event.occurred_at,
+        lambda change: change.kind == "pace_override" and change.phase_id == phase.id,
+    )
+    return {"phases": {**state.phases, phase.id: evolve(progress, {"hold": None})}, "changes": overrides}
 
 
 def on_pace_overridden(state: EngagementState, event: PaceOverridden) -> Updates:
@@ -58,10 +65,33 @@ def on_pace_overridden(state: EngagementState, event: PaceOverridden) -> Updates
         )
     if progress.hold is None:
         raise RuleViolation(event, f"phase '{phase.id}' is not held, so there is nothing to override")
+    updates: Updates = {}
+    if event.change_id is not None:  # co-signed: it lets the gate's next round open, and no more
+        proposal = state.changes.get(event.change_id)
+        if proposal is None or proposal.kind != "pace_override" or proposal.phase_id != phase.id:
+            raise RuleViolation(event, f"change '{event.change_id}' did not propose this override")
+        gate = state.gates.get(phase.id)
+        next_round = gate.round + 1 if gate else 1
+        if event.round != next_round:
+            raise RuleViolation(event, f"the override is for round {next_round} of gate '{phase.id}'")
+        updates["changes"] = complete_change(state, event, event.change_id, event.cosigned_by)
+    elif needs_cosigners(state.require_plan().changes):
+        raise RuleViolation(
+            event,
+            f"this plan asks for co-signers to override a pace hold: propose the override of '{phase.id}'",
+        )
+    elif event.reason is None:
+        raise RuleViolation(event, "an override of a pace hold needs a reason")
     overridden = evolve(
-        progress, {"hold": None, "overridden_at": event.occurred_at, "overridden_by": event.overridden_by}
+        progress,
+        {
+            "hold": None,
+            "overridden_at": event.occurred_at,
+            "overridden_by": event.overridden_by,
+            "overridden_round": event.round,
+        },
     )
-    return {"phases": {**state.phases, phase.id: overridden}}
+    return {**updates, "phases": {**state.phases, phase.id: overridden}}
 
 
 def on_reminder_sent(state: EngagementState, event: ReminderSent) -> Updates:

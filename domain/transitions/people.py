@@ -12,7 +12,7 @@ from domain.events import (
     TrainingCompleted,
 )
 from domain.training import authorisation_expires_at
-from domain.transitions.common import Updates, known_module, known_person, known_phase
+from domain.transitions.common import Updates, allowed, known_module, known_person, known_phase
 from domain.vocabulary import day, evolve, iso, record
 
 
@@ -35,6 +35,7 @@ def on_participant_joined(state: EngagementState, event: ParticipantJoined) -> U
 
 def on_cohort_widened(state: EngagementState, event: CohortWidened) -> Updates:
     known_person(state, event, event.widened_by)
+    allowed(state, event, "widen", event.widened_by)
     phase, progress = known_phase(state, event, event.phase_id)
     if state.cohort == "wider":
         raise RuleViolation(event, f"the cohort was already widened on {day(state.widened_at)}")

@@ -120,3 +120,21 @@ def test_widening_the_cohort_before_the_wider_groups_phase_is_refused(stack: Sta
         "error: the cohort widens in a running phase that works with the wider group, not 'setup'"
     )
     assert stack.head() == before and recorded(stack, "cohort_widened") == []
+
+
+def test_a_service_user_asks_for_a_pause_and_an_unknown_change_cannot_be_co_signed(stack: Stack) -> None:
+    asked = stack.ok(
+        "engagement", "request-pause", ENGAGEMENT, "--as", "u1", "--reason", "Too much at once.", "--json"
+    )
+    assert json.loads(asked.stdout)["events"] == ["pause_requested"]
+    [request] = recorded(stack, "pause_requested")
+    assert (
+        request["requested_by"] == "u1" and recorded(stack, "engagement_paused") == []
+    )  # facilitators decide
+
+    before = stack.head()
+    for words in (("cosign", ENGAGEMENT, "change-7"), ("decline", ENGAGEMENT, "change-7", "--reason", "No.")):
+        refused = stack.coproduce("engagement", *words, "--as", "d1")
+        assert refused.returncode == 1, refused.output
+        assert refused.stderr.strip() == "error: there is no proposed change 'change-7' in this engagement"
+    assert stack.head() == before

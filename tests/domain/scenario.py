@@ -347,9 +347,31 @@ class Script:
             self.send(
                 commands.override_hold, m.OverrideHold(by=self.facilitator, phase_id=phase.id, reason=reason)
             )
+        self.cosign_changes()
         gate = self.state.gates.get(phase.id)
         if gate is not None and gate.status == "open":
             self.votes(phase)
+
+    def cosign_changes(self) -> None:
+        """Someone from each group a waiting change needs co-signs it, sooner or later (an override the
+        plan's change policy asks co-signers for waits for them)."""
+        for change_id, change in list(self.state.changes.items()):
+            if change.status != "waiting":
+                continue
+            for constituency, count in change.needs.items():
+                signed = sum(1 for theirs in change.cosigned.values() if theirs == constituency)
+                signers = [
+                    p.person_id
+                    for p in self.state.people.values()
+                    if p.constituency == constituency and p.person_id not in change.cosigned
+                ]
+                if signed < count and signers and self.chance(40):
+                    person_id = signers[self.chooser.integer(0, len(signers) - 1)]
+                    try:
+                        self.send(commands.cosign_change, m.CosignChange(by=person_id, change_id=change_id))
+                    except CommandRefused:
+                        continue
+                    change = self.state.changes[change_id]
 
     def hold_session(self, phase: Phase, activity: PlannedActivity) -> None:
         people = self.taking_part()

@@ -27,6 +27,7 @@ from domain.transitions import ALLOWED_WHILE_PAUSED, HANDLERS, MODULES, handler_
 from eventlog.events import RecordedEvent
 from tests.domain.plans import small_plan
 from tests.domain.scenario import scripted_history
+from tests.domain.test_changes import cosign_story
 from tests.domain.test_events import override_story
 
 CATALOGUE = list(EVENT_CLASSES.items())
@@ -117,7 +118,9 @@ def decoded(events: list[Event]) -> list[DecodedEvent]:
 def first_entries() -> dict[str, TimelineEntry]:
     """The timeline entry of the first event of each type in scripted engagements on the small plan."""
     found: dict[str, TimelineEntry] = {}
-    histories = [override_story().events] + [scripted_history(small_plan(), seed) for seed in range(3)]
+    histories = [override_story().events, cosign_story().events] + [
+        scripted_history(small_plan(), seed) for seed in range(3)
+    ]
     seed = 3
     while True:
         for history in histories:

@@ -3,16 +3,22 @@ the reason for it, names the field to change, and goes away when the plan is put
 
 from __future__ import annotations
 
+import pytest
+
+from domain.errors import PlanError
 from domain.fidelity import fidelity_warnings, lived_experience_decides
 from domain.plan import plan_from_yaml
 from tests.domain.plans import SMALL_PLAN_YAML, example_plan
 
-ASSESSED = SMALL_PLAN_YAML.replace(
-    "    objectives: [Agree the plan]\n",
-    "    objectives: [Agree the plan]\n    activities:\n"
-    "      - {id: find-out, type: assessment, title: Find out about the organisation}\n",
-    1,
-).replace("  min_check_ins: 2\n", "  min_check_ins: 2\n  comfort_by: each_constituency\n", 1)
+ASSESSED = (
+    SMALL_PLAN_YAML.replace(
+        "    objectives: [Agree the plan]\n",
+        "    objectives: [Agree the plan]\n    activities:\n"
+        "      - {id: find-out, type: assessment, title: Find out about the organisation}\n",
+        1,
+    ).replace("  min_check_ins: 2\n", "  min_check_ins: 2\n  comfort_by: each_constituency\n", 1)
+    + "changes: {}\n"
+)
 
 
 def warned(text: str) -> dict[str, str]:
@@ -99,3 +105,23 @@ def test_both_examples_are_warned_only_that_their_year_end_is_never_measured() -
         found = fidelity_warnings(example_plan(name))
         assert [w.path for w in found] == ["evaluation.milestones[2].at_end_of_phase"], name
         assert found[0].message.startswith(f"'year-end' is due at the end of the last phase ('{last}')")
+
+
+def test_a_plan_in_which_one_person_can_weaken_it_is_warned_of() -> None:
+    found = warned(ASSESSED.replace("changes: {}\n", ""))
+    assert list(found) == ["changes"]
+    assert found["changes"].startswith("one person can weaken the engagement")
+    # A policy without co-signers guards nothing either.
+    assert list(warned(ASSESSED.replace("changes: {}", "changes: {cosign: {}}"))) == ["changes"]
+
+
+def test_a_change_policy_names_known_groups_and_co_signers_the_plan_has() -> None:
+    with pytest.raises(PlanError) as caught:
+        plan_from_yaml(
+            ASSESSED.replace("changes: {}", "changes: {amend: [tenant], cosign: {carer: 2}}"), "plan.yaml"
+        )
+    problems = {p.path: p.message for p in caught.value.problems}
+    assert problems["changes.amend[0]"].startswith("unknown group or role 'tenant'")
+    assert problems["changes.cosign.carer"] == (
+        "asks for 2 co-signer(s) from carer, and the plan has 1; a change could never be co-signed"
+    )
