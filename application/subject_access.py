@@ -111,18 +111,18 @@ async def _register(services: Services, engagement_id: str, person_id: str) -> l
     return items
 
 
-_NAMING = ("person_id", "by", "requested_by")  # besides every field ending in "_by", and these lists
-_LISTS = ("agreed_by", "attendee_ids")
+# Besides every field ending in "_by" (one id, or a list of them such as `agreed_by`, `cosigned_by`).
+_NAMING = ("person_id", "by", "attendee_ids", "took_part", "person_ids")
 
 
 def _names(payload: dict[str, Any], person_id: str) -> bool:
-    """Whether an event's payload names the person (as subject or as the one who acted)."""
-    for key, value in payload.items():
-        if (key in _NAMING or key.endswith("_by")) and value == person_id:
-            return True
-        if key in _LISTS and isinstance(value, list) and person_id in value:
-            return True
-    return False
+    """Whether an event's payload names the person (as subject, as one who took part, or as the one who
+    acted)."""
+    return any(
+        (key in _NAMING or key.endswith("_by"))
+        and (value == person_id or (isinstance(value, list) and person_id in value))
+        for key, value in payload.items()
+    )
 
 
 def _events(history: list[DecodedEvent], person_id: str) -> list[Item]:

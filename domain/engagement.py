@@ -8,13 +8,14 @@ findings stay in the events, where the personal-data layer can encrypt them. Peo
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SkipValidation, model_validator
 
 from domain.errors import DomainError
 from domain.events.gates import GatePolicy, RosterEntry, VoteChoice
+from domain.events.outputs import OutputKind, OutputStage
 from domain.plan import STRUCTURE_ONLY, Plan
 from domain.vocabulary import Cohort, Constituency, DomainModel, Rung
 
@@ -160,10 +161,37 @@ class RungChange(DomainModel):
     agreed_by: tuple[str, ...]
 
 
+class DecisionTaken(DomainModel):
+    """A decision the organisation made in an area: how service users took part, and who did."""
+
+    decision_id: str
+    decided_on: date
+    rung: Rung
+    took_part: tuple[str, ...]
+    with_service_users: bool  # a service user or carer took part
+
+
 class AreaState(DomainModel):
     area_id: str
-    rung: Rung
+    rung: Rung  # the rung people agreed the area is on (`rung_changed`)
     changes: tuple[RungChange, ...] = ()
+    decisions: tuple[DecisionTaken, ...] = ()
+
+
+class OutputStageReached(DomainModel):
+    stage: OutputStage
+    at: datetime
+    took_part: tuple[str, ...]
+    constituencies: tuple[Constituency, ...]
+
+
+class OutputState(DomainModel):
+    """An output of the engagement (a policy, findings, ...) and the stages it has reached."""
+
+    output_id: str
+    kind: OutputKind
+    phase_id: str | None
+    stages: tuple[OutputStageReached, ...]
 
 
 class RecognitionAccount(DomainModel):
@@ -223,6 +251,9 @@ class EngagementState(DomainModel):
     changes: dict[str, PendingChange] = Field(default_factory=dict)
     pause_requested_at: datetime | None = None
     pause_requested_by: str | None = None
+    # What the engagement produced (policies, findings), by output id; decisions live in their area.
+    outputs: dict[str, OutputState] = Field(default_factory=dict)
+    decisions_recorded: int = 0
 
     @model_validator(mode="before")
     @classmethod

@@ -27,12 +27,14 @@ from domain.events import (
     CheckInRecorded,
     CohortWidened,
     ContributionLogged,
+    DecisionRecorded,
     EngagementPaused,
     EngagementResumed,
     EvaluationStrategyAgreed,
     Event,
     MeasurementRecorded,
     OricScores,
+    OutputRecorded,
     PaceOverridden,
     ParticipantJoined,
     PauseRequested,
@@ -405,6 +407,42 @@ def record_recognition(state: EngagementState, msg: m.RecordRecognition, now: da
             fee_pence=msg.fee_pence,
             expenses_pence=msg.expenses_pence,
             form=msg.form,
+        )
+    ]
+
+
+def record_output(state: EngagementState, msg: m.RecordOutput, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "record an output")
+    phase_id = msg.phase_id or state.current_phase()
+    return [
+        _make(
+            OutputRecorded,
+            occurred_at=now,
+            output_id=msg.output_id,
+            kind=msg.kind,
+            stage=msg.stage,
+            phase_id=phase_id,
+            took_part=msg.took_part,
+            recorded_by=msg.by,
+            title=msg.title,
+            summary=msg.summary,
+        )
+    ]
+
+
+def record_decision(state: EngagementState, msg: m.RecordDecision, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "record a decision")
+    return [
+        _make(
+            DecisionRecorded,
+            occurred_at=now,
+            decision_id=f"decision-{state.decisions_recorded + 1}",
+            area_id=msg.area_id,
+            decided_on=msg.decided_on,
+            rung=msg.rung,
+            took_part=msg.took_part,
+            recorded_by=msg.by,
+            summary=msg.summary,
         )
     ]
 

@@ -664,6 +664,24 @@ class EngagementWorkflow:
     def _v_request_pause(self, *inputs: Any) -> None:
         self._validate(commands.request_pause, m.RequestPause, inputs)
 
+    @workflow.update(name="record_output")
+    async def record_output(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordOutput``."""
+        return await self._handle(commands.record_output, m.RecordOutput, inputs)
+
+    @record_output.validator
+    def _v_record_output(self, *inputs: Any) -> None:
+        self._validate(commands.record_output, m.RecordOutput, inputs)
+
+    @workflow.update(name="record_decision")
+    async def record_decision(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordDecision``."""
+        return await self._handle(commands.record_decision, m.RecordDecision, inputs)
+
+    @record_decision.validator
+    def _v_record_decision(self, *inputs: Any) -> None:
+        self._validate(commands.record_decision, m.RecordDecision, inputs)
+
     @workflow.update(name="record_contribution")
     async def record_contribution(self, *inputs: Any) -> m.UpdateResult:
         """Takes one ``RecordContribution``."""
@@ -764,6 +782,8 @@ UPDATES: dict[type[m.Message], Callable[..., Any]] = {
     m.CosignChange: EngagementWorkflow.cosign_change,
     m.DeclineChange: EngagementWorkflow.decline_change,
     m.RequestPause: EngagementWorkflow.request_pause,
+    m.RecordOutput: EngagementWorkflow.record_output,
+    m.RecordDecision: EngagementWorkflow.record_decision,
     m.RecordContribution: EngagementWorkflow.record_contribution,
     m.RecordRecognition: EngagementWorkflow.record_recognition,
     m.ChangeRung: EngagementWorkflow.change_rung,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 
 from domain.engagement import EngagementState
 from domain.events.gates import VoteChoice
+from domain.events.outputs import OutputKind, OutputStage
 from domain.plan import Plan
 from domain.rules.indicators import IndicatorProgress
 from domain.rules.ladder import LadderPosition
@@ -312,6 +313,31 @@ class RecordRecognition(Input):
     fee_pence: NonNegativeInt
     expenses_pence: NonNegativeInt = 0
     form: Literal["payment", "voucher"]
+
+
+class RecordOutput(Input):
+    """An output reached a stage: a policy drafted, consulted on, adopted; findings published."""
+
+    by: Identifier
+    output_id: Identifier
+    kind: OutputKind
+    stage: OutputStage
+    title: FreeText
+    took_part: Items[Identifier] = Field(min_length=1)
+    phase_id: Identifier | None = None  # the current phase when left out
+    summary: FreeText | None = None
+
+
+class RecordDecision(Input):
+    """A decision the organisation made in one of the plan's decision areas, and how service users took
+    part in it (a rung on the ladder)."""
+
+    by: Identifier
+    area_id: Identifier
+    decided_on: Annotated[date, Strict(False)]
+    rung: Rung
+    took_part: Items[Identifier] = Field(min_length=1)
+    summary: FreeText
 
 
 class ChangeRung(Input):

@@ -44,6 +44,7 @@ from domain.events import (
     CheckInRecorded,
     CohortWidened,
     ContributionLogged,
+    DecisionRecorded,
     EngagementCompleted,
     EngagementPaused,
     EngagementResumed,
@@ -55,6 +56,7 @@ from domain.events import (
     GateOpened,
     MeasurementRecorded,
     MilestoneDue,
+    OutputRecorded,
     PaceHoldRecorded,
     PaceHoldReleased,
     PaceOverridden,
@@ -693,6 +695,37 @@ def _rung_changed(entry: TimelineEntry, event: RungChanged, after: EngagementSta
     )
 
 
+def _output_recorded(entry: TimelineEntry, event: OutputRecorded, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.recorded_by, event.summary or event.title
+    groups = after.outputs[event.output_id].stages[-1].constituencies
+    entry.detail = {
+        "output_id": event.output_id,
+        "kind": event.kind,
+        "stage": event.stage,
+        "took_part": list(event.took_part),
+        "constituencies": list(groups),
+    }
+    entry.what = (
+        f"{event.kind.replace('_', ' ')} {event.output_id} {event.stage.replace('_', ' ')}, "
+        f"{len(event.took_part)} took part ({', '.join(g.replace('_', ' ') for g in groups)})"
+    )
+
+
+def _decision_recorded(entry: TimelineEntry, event: DecisionRecorded, after: EngagementState) -> None:
+    entry.person_id, entry.reason = event.recorded_by, event.summary
+    entry.detail = {
+        "decision_id": event.decision_id,
+        "area_id": event.area_id,
+        "decided_on": event.decided_on.isoformat(),
+        "rung": event.rung,
+        "took_part": list(event.took_part),
+    }
+    entry.what = (
+        f"decision {event.decision_id} in {event.area_id} made on {event.decided_on.isoformat()} "
+        f"at {event.rung}, {len(event.took_part)} took part"
+    )
+
+
 def _contribution_logged(entry: TimelineEntry, event: ContributionLogged, after: EngagementState) -> None:
     entry.person_id = event.person_id
     entry.constituency = _constituency(after, event.person_id)
@@ -759,6 +792,8 @@ DESCRIBERS: dict[type[Event], Describer] = {
     PaceOverridden: _pace_overridden,
     ReminderSent: _reminder_sent,
     RungChanged: _rung_changed,
+    OutputRecorded: _output_recorded,
+    DecisionRecorded: _decision_recorded,
     ContributionLogged: _contribution_logged,
     RecognitionPaid: _recognition_paid,
     EventDisowned: _event_disowned,

@@ -510,7 +510,16 @@ def _ladder(state: EngagementState) -> View:
             {
                 "title": p.title,
                 "area_id": p.area_id,
-                "cells": [p.started_on, p.current, p.target, p.group, p.steps_climbed],
+                "cells": [
+                    p.started_on,
+                    p.current,
+                    p.target,
+                    p.group,
+                    p.steps_climbed,
+                    p.decisions,
+                    p.practised or "no decisions recorded",
+                    "" if p.share_with_service_users is None else f"{p.share_with_service_users:.0%}",
+                ],
                 "reached": "yes" if p.reached else f"{p.steps_to_target} to go",
             }
             for p in positions

@@ -310,6 +310,61 @@ def record_session(
     send(engagement_id, msg, update_id, as_json, for_reason)
 
 
+@record_app.command("output")
+def record_output(
+    engagement_id: str,
+    output_id: str = typer.Argument(..., help="A short id for the output, the same at every stage."),
+    by: str = As,
+    kind: str = typer.Option(
+        ..., "--kind", help="policy, procedure, research_findings, focus_group_findings or report."
+    ),
+    stage: str = typer.Option(..., "--stage", help="drafted, consulted_on, adopted or published (in order)."),
+    title: str = typer.Option(..., "--title", help="Its title, e.g. 'Repairs policy 2027'."),
+    took_part: str = typer.Option(
+        ..., "--took-part", help="Who took part in this stage: person ids, comma separated."
+    ),
+    phase: str = typer.Option(None, "--phase", help="The phase it belongs to (default: the current one)."),
+    summary: str = typer.Option(None, "--summary", help="What it says or found, in a few sentences."),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record an output reaching a stage: a policy drafted, consulted on or adopted; findings published."""
+    people = tuple(p.strip() for p in took_part.split(",") if p.strip())
+    msg = build(
+        m.RecordOutput, by=by, output_id=output_id, kind=kind, stage=stage, title=title, took_part=people,
+        phase_id=phase, summary=summary,
+    )  # fmt: skip
+    send(engagement_id, msg, update_id, as_json, for_reason)
+
+
+@record_app.command("decision")
+def record_decision(
+    engagement_id: str,
+    by: str = As,
+    area: str = typer.Option(..., "--area", help="The plan's decision area it was made in."),
+    decided_on: str = typer.Option(..., "--on", help="The day it was made, as YYYY-MM-DD."),
+    rung: str = typer.Option(
+        ...,
+        "--rung",
+        help="How service users took part, as a rung: informing, consultation, engagement, co-design, "
+        "co-production (or coercion, educating).",
+    ),
+    took_part: str = typer.Option(..., "--took-part", help="Who took part: person ids, comma separated."),
+    summary: str = typer.Option(..., "--summary", help="What was decided, in a sentence."),
+    update_id: str = UpdateIdOption,
+    for_reason: str = ForReason,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a decision the organisation made (status shows each area's practised rung from them)."""
+    people = tuple(p.strip() for p in took_part.split(",") if p.strip())
+    msg = build(
+        m.RecordDecision, by=by, area_id=area, decided_on=decided_on, rung=rung, took_part=people,
+        summary=summary,
+    )  # fmt: skip
+    send(engagement_id, msg, update_id, as_json, for_reason)
+
+
 @record_app.command("training")
 def record_training(
     engagement_id: str,

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from application.audit.disclosure import relabel
 from domain.rules.indicators import IndicatorProgress
+from domain.rules.ladder import LadderPosition
 from eventlog import RecordedEvent
 from workflows.messages import EngagementStatus
 
@@ -118,6 +119,8 @@ def status_view(status: EngagementStatus, labels: Mapping[str, str] | None = Non
             )
         parts.append(changes)
         parts.append(Text("Co-sign with `coproduce engagement cosign ENGAGEMENT CHANGE --as PERSON`."))
+    if any(position.decisions for position in status.ladder):
+        parts.append(ladder_table(status.ladder))
     if status.indicators:
         parts.append(indicators_table(status.indicators))
     if status.next_due:
@@ -128,6 +131,20 @@ def status_view(status: EngagementStatus, labels: Mapping[str, str] | None = Non
             due.add_row(day(item.due_at), f"{item.kind.replace('_', ' ')} {item.reference or ''}".strip())
         parts.append(due)
     return Group(*parts)
+
+
+def ladder_table(positions: Iterable[LadderPosition]) -> Table:
+    """Each decision area: the rung agreed, the rung its recorded decisions were made at, and the share
+    of them made with service users, against the plan's target."""
+    table = Table(title="Decision areas: agreed and practised", title_justify="left")
+    for column in ("area", "agreed", "practised", "made with service users", "target"):
+        table.add_column(column)
+    for p in positions:
+        share = (
+            "" if p.share_with_service_users is None else f"{p.share_with_service_users:.0%} of {p.decisions}"
+        )
+        table.add_row(escape(p.title), p.current, p.practised or "no decisions yet", share, p.target)
+    return table
 
 
 def engagements_table(rows: Iterable[dict[str, str]]) -> Table:

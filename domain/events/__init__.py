@@ -48,6 +48,7 @@ from domain.events.lifecycle import (
     PauseRequested,
     PlanAmended,
 )
+from domain.events.outputs import DecisionRecorded, OutputKind, OutputRecorded, OutputStage
 from domain.events.pace import (
     CheckInRecorded,
     PaceHoldRecorded,
@@ -99,6 +100,8 @@ DomainEvent = Annotated[
     | PaceHoldReleased
     | PaceOverridden
     | ReminderSent
+    | OutputRecorded
+    | DecisionRecorded
     | RungChanged
     | ContributionLogged
     | RecognitionPaid
@@ -197,6 +200,7 @@ __all__ = [
     "CheckInRecorded",
     "CohortWidened",
     "ContributionLogged",
+    "DecisionRecorded",
     "DomainEvent",
     "EngagementCompleted",
     "EngagementPaused",
@@ -213,6 +217,9 @@ __all__ = [
     "MeasurementRecorded",
     "MilestoneDue",
     "OricScores",
+    "OutputKind",
+    "OutputRecorded",
+    "OutputStage",
     "PaceHoldRecorded",
     "PaceHoldReleased",
     "PaceOverridden",

@@ -24,6 +24,7 @@ from domain.events import (
     ChangeProposed,
     CheckInRecorded,
     ContributionLogged,
+    DecisionRecorded,
     EngagementPaused,
     EngagementResumed,
     EvaluationStrategyAgreed,
@@ -31,12 +32,24 @@ from domain.events import (
     EventDisowned,
     MeasurementRecorded,
     MilestoneDue,
+    OutputRecorded,
     ParticipantJoined,
     PlanAmended,
     RecognitionPaid,
     TrainingCompleted,
 )
-from domain.transitions import changes, evaluation, gates, incidents, ledger, lifecycle, pace, people, phases
+from domain.transitions import (
+    changes,
+    evaluation,
+    gates,
+    incidents,
+    ledger,
+    lifecycle,
+    outputs,
+    pace,
+    people,
+    phases,
+)
 
 Handler = Callable[[EngagementState, Any], dict[str, Any]]
 
@@ -50,6 +63,7 @@ MODULES: tuple[ModuleType, ...] = (
     gates,
     pace,
     ledger,
+    outputs,
     incidents,
 )
 
@@ -94,6 +108,8 @@ ALLOWED_WHILE_PAUSED: frozenset[type[Event]] = frozenset(
         CheckInRecorded,
         ContributionLogged,
         RecognitionPaid,
+        OutputRecorded,
+        DecisionRecorded,
         EventDisowned,
     }
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 
@@ -138,3 +139,35 @@ def test_a_service_user_asks_for_a_pause_and_an_unknown_change_cannot_be_co_sign
         assert refused.returncode == 1, refused.output
         assert refused.stderr.strip() == "error: there is no proposed change 'change-7' in this engagement"
     assert stack.head() == before
+
+
+def test_outputs_and_decisions_are_recorded_and_status_shows_the_practised_rung(stack: Stack) -> None:
+    drafted = stack.ok(
+        "record", "output", ENGAGEMENT, "repairs-policy", "--kind", "policy", "--stage", "drafted",
+        "--title", "Repairs policy 2027", "--took-part", "u1,d1", "--as", "f1", "--json",
+    )  # fmt: skip
+    assert json.loads(drafted.stdout)["events"] == ["output_recorded"]
+    [output] = recorded(stack, "output_recorded")
+    assert output["stage"] == "drafted" and output["took_part"] == ["u1", "d1"]
+    assert "Repairs policy" not in json.dumps(output)  # the organisation's text is sealed in the log
+
+    today = date.today().isoformat()
+    before = stack.head()
+    for args, sentence in (
+        (("--on", today, "--rung", "co-production", "--took-part", "d1,d2"), "needs a service user or carer"),
+        (("--on", "2026-13-01", "--rung", "consultation", "--took-part", "d1"), "decided_on"),
+        (("--on", today, "--rung", "partnership", "--took-part", "d1"), "rung"),
+    ):
+        refused = stack.coproduce("record", "decision", ENGAGEMENT, "--area", "policy", *args,
+                                  "--summary", "Repairs priorities.", "--as", "f1")  # fmt: skip
+        assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1, refused.output
+        assert sentence in refused.stderr, refused.output
+    assert stack.head() == before
+
+    stack.ok("record", "decision", ENGAGEMENT, "--area", "policy", "--on", today, "--rung", "co-production",
+             "--took-part", "d1,u1", "--summary", "Repairs priorities.", "--as", "f1")  # fmt: skip
+    status = json.loads(stack.ok("engagement", "status", ENGAGEMENT, "--json").stdout)
+    policy = next(area for area in status["ladder"] if area["area_id"] == "policy")
+    assert policy["practised"] == "co-production" and policy["share_with_service_users"] == 1.0
+    shown = stack.ok("engagement", "status", ENGAGEMENT).stdout
+    assert "Decision areas: agreed and practised" in shown and "100% of 1" in shown

@@ -37,12 +37,13 @@ from domain.events import (
     PhaseCompleted,
     PlanAmended,
 )
+from domain.events.outputs import OutputKind
 from domain.phases import Phase, PlannedActivity
 from domain.plan import Plan, plan_diff, plan_sha256
 from domain.rules.eligibility import authorisation_problems
 from domain.rules.recognition import recognition_owed
 from domain.state import EMPTY_STATE, EngagementState, apply
-from domain.vocabulary import RUNGS, rung_index
+from domain.vocabulary import RUNGS, ActivityType, rung_index
 from workflows import commands
 from workflows import messages as m
 from workflows.commands import CommandRefused
@@ -52,6 +53,14 @@ from workflows.conductor import due_events, next_step, next_wake
 MAX_FOLLOW_UPS = 100
 
 Builder = Callable[[EngagementState, Any, datetime], list[Event]]
+
+
+# The output an activity of each type leaves behind, once its last session is held.
+OUTPUT_OF: dict[ActivityType, OutputKind] = {
+    "policy_and_procedure": "policy",
+    "research": "research_findings",
+    "focus_group": "focus_group_findings",
+}
 
 
 class Chooser(Protocol):
@@ -413,6 +422,14 @@ class Script:
             for person_id in attendees:
                 for module_id in activity.modules:
                     self.train(person_id, module_id, session_id)
+        kind = OUTPUT_OF.get(activity.type)
+        if kind is not None and self.sessions_done[key] == activity.sessions:
+            title = f"What came of {activity.id}"
+            msg = m.RecordOutput(
+                by=self.facilitator, output_id=activity.id, kind=kind, stage="drafted", title=title,
+                took_part=tuple(attendees), phase_id=phase.id,
+            )  # fmt: skip
+            self.send(commands.record_output, msg)
 
     def catch_up_training(self, phase: Phase) -> None:
         """People who missed a course (or whose authorisation lapsed) catch up one to one, now and then."""
@@ -449,6 +466,13 @@ class Script:
         for phase_id in completed:
             gate = self.state.gates[phase_id]
             approvers = tuple(v.person_id for v in gate.votes.values() if v.choice == "approve" and v.counted)
+            for output in self.state.outputs.values():  # the gate's approvers adopt what the phase drafted
+                if output.phase_id == phase_id and output.stages[-1].stage == "drafted" and approvers:
+                    msg = m.RecordOutput(
+                        by=self.facilitator, output_id=output.output_id, kind=output.kind, stage="adopted",
+                        title="Adopted at the gate", took_part=approvers, phase_id=phase_id,
+                    )  # fmt: skip
+                    self.send(commands.record_output, msg)
             for area in plan.decision_areas:
                 current = self.state.decision_areas[area.id].rung
                 if rung_index(current) < rung_index(area.target) and self.chance(60):
@@ -458,7 +482,24 @@ class Script:
                         agreed_by=approvers or (self.facilitator,),
                     )
                     self.send(commands.change_rung, msg)
+                    self.decide_in(area.id, approvers)
                     break
+
+    def decide_in(self, area_id: str, approvers: tuple[str, ...]) -> None:
+        """The organisation's next decision in an area is made at the rung it has just reached, by those
+        who agreed it and, from 'engagement' up, a service user or carer too."""
+        rung = self.state.decision_areas[area_id].rung
+        took_part = approvers or (self.facilitator,)
+        lived = [
+            p for p in self.taking_part() if self.state.people[p].constituency in ("service_user", "carer")
+        ]
+        if rung_index(rung) >= rung_index("engagement") and lived and lived[0] not in took_part:
+            took_part = (*took_part, lived[0])
+        msg = m.RecordDecision(
+            by=self.facilitator, area_id=area_id, decided_on=self.now.date(), rung=rung,
+            took_part=took_part, summary="Decided at the board meeting.",
+        )  # fmt: skip
+        self.send(commands.record_decision, msg)  # refused (and left out) while no service user takes part
 
     # --- rarer things --------------------------------------------------------------------------------
 

@@ -67,7 +67,7 @@ def sample() -> list[Event]:
 
 def test_the_sample_covers_every_event_type(sample: list[Event]) -> None:
     assert {event.type for event in sample} == set(EVENT_CLASSES)
-    assert len(EVENT_CLASSES) == 35
+    assert len(EVENT_CLASSES) == 37
 
 
 def test_every_event_round_trips_exactly_through_a_json_record(sample: list[Event]) -> None:
