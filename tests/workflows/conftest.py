@@ -96,10 +96,14 @@ async def dev_client(dev_env: WorkflowEnvironment, writer_log: EventLog) -> Asyn
 
 
 async def wait_until_started(handle: WorkflowHandle, attempts: int = 200) -> None:
-    """Wait until the engagement's start is recorded (the first workflow task has run)."""
+    """Wait until the engagement's start is recorded and what follows it by itself (the first phase
+    starting, its timer armed) has been recorded too, so a test that compares histories before and after
+    an input sees only what that input did. (Returning as soon as the start was recorded let a test
+    catch the first phase's append still in flight on a busy machine.)"""
     for _ in range(attempts):
         status = await handle.query(EngagementWorkflow.status)
-        if status.status != "not_started":
+        if status.status != "not_started" and not status.recording:
+            await settled_history_length(handle)
             return
         await asyncio.sleep(0.02)
     raise AssertionError("the engagement did not start")
