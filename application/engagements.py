@@ -154,7 +154,7 @@ async def list_engagements(services: Services) -> list[EngagementRow]:
     for ident, execution in sorted(latest.items()):
         attributes = {key.name: value for key, value in execution.typed_search_attributes}
         waiting = ""
-        if attributes.get("EngagementStatus") in ("active", "paused"):
+        if attributes.get("EngagementStatus") in ("active", "paused", "following_up"):
             current = await temporal.get_workflow_handle(ident).query(EngagementWorkflow.status)
             waiting = "; ".join(current.waiting_for)
         fallback = execution.status.name.lower() if execution.status else ""

@@ -178,7 +178,7 @@ class ScriptedPeople:
         self.sent.append(result)
         return result
 
-    async def run(self, max_weeks: int = 80) -> m.EngagementStatus:
+    async def run(self, max_weeks: int = 160) -> m.EngagementStatus:
         """Drive until the engagement completes (or ``max_weeks`` pass); returns the last status."""
         async with asyncio.timeout(START_PATIENCE):
             status = await self.status()
@@ -187,8 +187,10 @@ class ScriptedPeople:
                 status = await self.status()
         while status.status != "completed" and self.weeks < max_weeks:
             await self.week(status)
-            await self.advance(timedelta(days=7))
-            self.weeks += 1
+            # In the follow-up period only milestones fall due, months apart: look in every four weeks.
+            weeks = 4 if status.status == "following_up" else 1
+            await self.advance(timedelta(days=7 * weeks))
+            self.weeks += weeks
             status = await self.status()
             if self.on_week is not None:
                 self.on_week(self.weeks, status)
@@ -196,6 +198,9 @@ class ScriptedPeople:
 
     async def week(self, status: m.EngagementStatus) -> None:
         state = status.state
+        if state.status == "following_up" and state.plan is not None:
+            await self.measure_milestones(state, state.plan)
+            return
         if state.status != "active" or state.plan is None:
             return
         plan = state.plan
@@ -266,13 +271,18 @@ class ScriptedPeople:
             ):
                 await self.send(W.record_assessment, assessment(me))
 
-        # Milestones that fell due get their measurements.
+        await self.measure_milestones(state, plan)
+
+        await self.vote()
+
+    async def measure_milestones(self, state: EngagementState, plan: Plan) -> None:
+        """Milestones that fell due get their measurements."""
         for milestone_id in sorted(state.milestones_due):
             for key in plan.milestones_by_id[milestone_id].indicators:
                 if not any(p.milestone_id == milestone_id for p in state.indicators[key].measurements):
-                    await self.send(W.record_measurement, measurement(me, plan, key, milestone_id))
-
-        await self.vote()
+                    await self.send(
+                        W.record_measurement, measurement(self.facilitator, plan, key, milestone_id)
+                    )
 
     def _eased(self, progress: PhaseState, now: datetime) -> bool:
         """Whether people in an uneasy phase feel better now: the pace policy has held the phase for them,

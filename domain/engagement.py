@@ -19,7 +19,8 @@ from domain.events.outputs import OutputKind, OutputStage
 from domain.plan import STRUCTURE_ONLY, Plan
 from domain.vocabulary import Cohort, Constituency, DomainModel, Rung
 
-EngagementStatus = Literal["not_started", "active", "paused", "completed"]
+# following_up: every phase is complete and the plan keeps a follow-up period (domain.evaluation.FollowUp).
+EngagementStatus = Literal["not_started", "active", "paused", "following_up", "completed"]
 PhaseStatus = Literal["pending", "running", "completed"]
 GateStatus = Literal["open", "passed", "held", "rejected"]
 
@@ -212,6 +213,16 @@ class AssessmentSummary(DomainModel):
     efficacy_mean: float
 
 
+class FollowUpReview(DomainModel):
+    """What a follow-up milestone found of the new decision makers (ids only)."""
+
+    milestone_id: str
+    at: datetime
+    new_decision_makers: tuple[str, ...]
+    still_authorised: tuple[str, ...]
+    still_active: tuple[str, ...]
+
+
 class ReminderLog(DomainModel):
     count: int
     last_at: datetime
@@ -254,6 +265,9 @@ class EngagementState(DomainModel):
     # What the engagement produced (policies, findings), by output id; decisions live in their area.
     outputs: dict[str, OutputState] = Field(default_factory=dict)
     decisions_recorded: int = 0
+    follow_up_started_at: datetime | None = None
+    follow_up_until: datetime | None = None
+    follow_up_reviews: tuple[FollowUpReview, ...] = ()
 
     @model_validator(mode="before")
     @classmethod

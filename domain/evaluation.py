@@ -9,7 +9,7 @@ from datetime import date
 
 from pydantic import Field
 
-from domain.vocabulary import Direction, DomainModel, Identifier, ShortText
+from domain.vocabulary import Direction, DomainModel, Identifier, PositiveDays, ShortText
 
 
 class Outcome(DomainModel):
@@ -31,13 +31,27 @@ class Indicator(DomainModel):
 
 
 class Milestone(DomainModel):
-    """Indicators to measure at the end of a phase (`at_end_of_phase`) or on a date (`due_on`)."""
+    """Indicators to measure at the end of a phase (`at_end_of_phase`), on a date (`due_on`), or so many
+    days into the follow-up after the last phase (`after_completion_days`; the plan needs `follow_up`)."""
 
     id: Identifier
     title: ShortText
     indicators: tuple[Identifier, ...] = Field(min_length=1)
     at_end_of_phase: Identifier | None = None
     due_on: date | None = None
+    after_completion_days: PositiveDays | None = None
+
+
+class FollowUp(DomainModel):
+    """How long the engagement stays open after its last phase, to see whether the change lasted: its
+    milestones (`after_completion_days`) are measured then, and at each one the new decision makers are
+    looked at again (still authorised? still taking part?). Measurements, check-ins, sessions, training,
+    outputs and decisions are recorded during it; no phase starts and no gate opens."""
+
+    days: PositiveDays
+    # Someone took part recently enough to count as still active: in a session, a recorded decision or
+    # output, or a check-in within this many days before a follow-up milestone.
+    active_within_days: PositiveDays = 90
 
 
 class EvaluationStrategy(DomainModel):

@@ -134,14 +134,16 @@ def _changes_unguarded(plan: Plan) -> list[PlanProblem]:
 def _milestones_never_due(plan: Plan) -> list[PlanProblem]:
     warnings = []
     last = plan.phases[-1].id if plan.phases else None
+    if plan.follow_up is not None:  # the engagement stays open after its last phase: it falls due then
+        return []
     for i, milestone in enumerate(plan.evaluation.milestones):
         if milestone.at_end_of_phase is not None and milestone.at_end_of_phase == last:
             warnings.append(
                 PlanProblem(
                     f"evaluation.milestones[{i}].at_end_of_phase",
                     f"'{milestone.id}' is due at the end of the last phase ('{last}'), when the engagement "
-                    "completes and nothing more is measured, so it never falls due; tie it to an earlier "
-                    "phase or give it a due_on date within the plan",
+                    "completes and nothing more is measured, so it never falls due; keep a follow_up period "
+                    "after the last phase, tie it to an earlier phase or give it a due_on date within the plan",
                 )
             )
     return warnings

@@ -24,7 +24,7 @@ from domain.change_policy import ChangePolicy
 from domain.decision_areas import DecisionArea
 from domain.differences import differing_leaves
 from domain.errors import PlanError, PlanProblem
-from domain.evaluation import EvaluationStrategy, Indicator, Milestone
+from domain.evaluation import EvaluationStrategy, FollowUp, Indicator, Milestone
 from domain.pace_policy import PacePolicy
 from domain.people import Person, Role
 from domain.personal import personal_fields
@@ -69,6 +69,7 @@ class Plan(DomainModel):
     # Who may change the engagement and who co-signs a weakening change (domain.change_policy); left
     # out, the rules plans had before it (anyone amends, one facilitator overrides a hold).
     changes: ChangePolicy | None = None
+    follow_up: FollowUp | None = None
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> Self:

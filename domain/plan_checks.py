@@ -114,8 +114,22 @@ def plan_problems(plan: Plan) -> list[PlanProblem]:
     for i, milestone in enumerate(plan.evaluation.milestones):
         path = f"evaluation.milestones[{i}]"
         _check_known(add, f"{path}.indicators", milestone.indicators, indicators, "indicator")
-        if (milestone.at_end_of_phase is None) == (milestone.due_on is None):
-            add(path, "give exactly one of at_end_of_phase or due_on")
+        given = [milestone.at_end_of_phase, milestone.due_on, milestone.after_completion_days]
+        if sum(1 for when in given if when is not None) != 1:
+            add(path, "give exactly one of at_end_of_phase, due_on or after_completion_days")
+        if milestone.after_completion_days is not None:
+            if plan.follow_up is None:
+                add(
+                    f"{path}.after_completion_days",
+                    "the plan has no follow_up period, so nothing falls due after the last phase; add "
+                    "follow_up: {days: N}",
+                )
+            elif milestone.after_completion_days >= plan.follow_up.days:
+                add(
+                    f"{path}.after_completion_days",
+                    f"{milestone.after_completion_days} days leaves no time to measure it before the follow-up "
+                    f"ends ({plan.follow_up.days} days after the last phase); end the follow-up later",
+                )
         if milestone.at_end_of_phase is not None and milestone.at_end_of_phase not in phases:
             add(f"{path}.at_end_of_phase", f"unknown phase '{milestone.at_end_of_phase}'{_known(phases)}")
         if milestone.due_on is not None and (problem := date_problem(milestone.due_on)) is not None:

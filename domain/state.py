@@ -3,7 +3,8 @@
 `apply(state, event)` is pure and total: it returns a new `EngagementState` (the input is never
 changed) or raises a `DomainError` subclass saying why the event is impossible now. Before the
 event-specific checks it enforces what holds for every event: `engagement_started` comes first and only
-once, time never goes backwards, nothing follows completion, and a paused engagement only records facts.
+once, time never goes backwards, nothing follows completion, and a paused engagement, or one in its
+follow-up period, only records facts.
 
 `fold(events, as_of=None)` applies events in order from the empty state; with `as_of`, only events that
 occurred at or before it, giving the engagement as it stood then.
@@ -15,7 +16,7 @@ from datetime import datetime
 from domain.engagement import EMPTY_STATE, EngagementState
 from domain.errors import DomainError, EngagementNotActive, EventOutOfOrder, NotStarted
 from domain.events import EngagementStarted, Event
-from domain.transitions import ALLOWED_WHILE_PAUSED, HANDLERS
+from domain.transitions import ALLOWED_IN_FOLLOW_UP, ALLOWED_WHILE_PAUSED, HANDLERS
 from domain.vocabulary import day, evolve, iso
 
 __all__ = ["EMPTY_STATE", "EngagementState", "apply", "fold"]
@@ -35,6 +36,13 @@ def apply(state: EngagementState, event: Event) -> EngagementState:
             raise EngagementNotActive(
                 event,
                 f"the engagement was completed on {day(state.completed_at)}; nothing more can be recorded",
+            )
+        if state.status == "following_up" and kind not in ALLOWED_IN_FOLLOW_UP:
+            raise EngagementNotActive(
+                event,
+                f"every phase is complete and the engagement is in its follow-up period (until "
+                f"{day(state.follow_up_until)}): only measurements, check-ins, training, outputs, decisions "
+                "and ladder moves are recorded",
             )
         if state.status == "paused" and kind not in ALLOWED_WHILE_PAUSED:
             raise EngagementNotActive(

@@ -10,7 +10,8 @@ and asks again until the answer is None. The steps, for each running phase in pl
    first); when only comfort is missing, the phase is held by the pace policy, and that is recorded.
    A gate that was held or rejected opens again for a new round after one check-in period;
 4. the next phase starts when the pace policy's concurrency allows; after the last, the engagement
-   completes.
+   completes, or, when the plan keeps a follow-up period, follows up (its milestones fall due and the
+   new decision makers are reviewed at each) and completes when that period is over.
 
 ``due_events`` turns what has fallen due into events (check-in rounds with their reminders, milestones,
 escalations, authorisations expiring), and ``next_wake`` says when to look again.
@@ -25,6 +26,7 @@ from domain.events import (
     AuthorisationExpired,
     EngagementCompleted,
     Event,
+    FollowUpStarted,
     GateDecided,
     GateEscalated,
     MilestoneDue,
@@ -35,6 +37,7 @@ from domain.events import (
     ReminderSent,
 )
 from domain.rules.eligibility import gate_opened_event, may_still_vote
+from domain.rules.follow_up import follow_up_review
 from domain.rules.pace import comfort_waiting_for, pace_check
 from domain.rules.quorum import QuorumResult, tally
 from domain.rules.schedule import falls_due
@@ -50,6 +53,10 @@ def reopen_at(state: EngagementState, phase_id: str) -> datetime | None:
 
 def next_step(state: EngagementState, now: datetime, lead: str) -> Event | None:
     """The one event that should follow now, or None when nothing should happen by itself."""
+    if state.status == "following_up":
+        if state.follow_up_until is not None and now >= state.follow_up_until:
+            return EngagementCompleted(occurred_at=now, completed_by=lead)
+        return None
     if state.status != "active":
         return None
     plan = state.require_plan()
@@ -88,6 +95,8 @@ def next_step(state: EngagementState, now: datetime, lead: str) -> Event | None:
         if pending:
             return PhaseStarted(occurred_at=now, phase_id=pending[0])
     if not running and all(p.status == "completed" for p in state.phases.values()):
+        if plan.follow_up is not None:
+            return FollowUpStarted(occurred_at=now, until=now + timedelta(days=plan.follow_up.days))
         return EngagementCompleted(occurred_at=now, completed_by=lead)
     return None
 
@@ -139,7 +148,7 @@ def _still_reachable(state: EngagementState, phase_id: str, count: QuorumResult)
 
 def due_events(state: EngagementState, now: datetime) -> list[Event]:
     """Events for everything that has fallen due by ``now`` (empty when nothing has)."""
-    if state.status not in ("active", "paused"):
+    if state.status not in ("active", "paused", "following_up"):
         return []
     events: list[Event] = []
     for item in falls_due(state):
@@ -150,6 +159,8 @@ def due_events(state: EngagementState, now: datetime) -> list[Event]:
                 events.extend(_check_in_round(state, now))
         elif item.kind == "milestone" and item.reference:
             events.append(MilestoneDue(occurred_at=now, milestone_id=item.reference))
+            if state.status == "following_up" and _after_completion(state, item.reference):
+                events.append(follow_up_review(state, item.reference, now))
         elif item.kind == "gate_escalation" and item.reference and state.status == "active":
             events.append(GateEscalated(occurred_at=now, phase_id=item.reference))
         elif item.kind == "gate_reminder" and item.reference and state.status == "active":
@@ -172,6 +183,11 @@ def due_events(state: EngagementState, now: datetime) -> list[Event]:
         if events:
             return events  # one item at a time: the next may depend on this one
     return events
+
+
+def _after_completion(state: EngagementState, milestone_id: str) -> bool:
+    milestone = state.require_plan().milestones_by_id.get(milestone_id)
+    return milestone is not None and milestone.after_completion_days is not None
 
 
 def _check_in_round(state: EngagementState, now: datetime) -> list[Event]:
@@ -209,6 +225,8 @@ def next_wake(state: EngagementState, now: datetime) -> datetime | None:
     if state.status in ("not_started", "completed"):
         return None
     moments = [item.due_at for item in falls_due(state) if item.due_at > now]
+    if state.status == "following_up" and state.follow_up_until is not None and state.follow_up_until > now:
+        moments.append(state.follow_up_until)
     for phase_id in state.running_phases():
         ready = reopen_at(state, phase_id)
         if ready is not None and ready > now:

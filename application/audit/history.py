@@ -51,6 +51,8 @@ from domain.events import (
     EngagementStarted,
     EvaluationStrategyAgreed,
     Event,
+    FollowUpReviewed,
+    FollowUpStarted,
     GateDecided,
     GateEscalated,
     GateOpened,
@@ -502,8 +504,30 @@ def _engagement_resumed(entry: TimelineEntry, event: EngagementResumed, after: E
     entry.what = f"engagement resumed by {event.resumed_by}"
 
 
+def _follow_up_started(entry: TimelineEntry, event: FollowUpStarted, after: EngagementState) -> None:
+    entry.detail = {"until": event.until.isoformat()}
+    entry.what = (
+        f"all {len(after.phases)} phases done; follow-up until {event.until.date().isoformat()}, "
+        "to see whether the change lasts"
+    )
+
+
+def _follow_up_reviewed(entry: TimelineEntry, event: FollowUpReviewed, after: EngagementState) -> None:
+    entry.detail = {
+        "milestone_id": event.milestone_id,
+        "new_decision_makers": list(event.new_decision_makers),
+        "still_authorised": list(event.still_authorised),
+        "still_active": list(event.still_active),
+    }
+    entry.what = (
+        f"follow-up {event.milestone_id}: of {len(event.new_decision_makers)} new decision makers, "
+        f"{len(event.still_authorised)} still authorised and {len(event.still_active)} still taking part"
+    )
+
+
 def _engagement_completed(entry: TimelineEntry, event: EngagementCompleted, after: EngagementState) -> None:
-    entry.what = f"engagement completed: all {len(after.phases)} phases done"
+    followed = " and the follow-up" if after.follow_up_started_at is not None else ""
+    entry.what = f"engagement completed: all {len(after.phases)} phases done{followed}"
 
 
 def _assessment_recorded(entry: TimelineEntry, event: AssessmentRecorded, after: EngagementState) -> None:
@@ -768,6 +792,8 @@ DESCRIBERS: dict[type[Event], Describer] = {
     PauseRequested: _pause_requested,
     EngagementPaused: _engagement_paused,
     EngagementResumed: _engagement_resumed,
+    FollowUpStarted: _follow_up_started,
+    FollowUpReviewed: _follow_up_reviewed,
     EngagementCompleted: _engagement_completed,
     AssessmentRecorded: _assessment_recorded,
     EvaluationStrategyAgreed: _evaluation_strategy_agreed,

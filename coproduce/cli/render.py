@@ -59,10 +59,20 @@ def status_view(status: EngagementStatus, labels: Mapping[str, str] | None = Non
     title = plan.title if plan else status.engagement_id or ""
     header = Text.assemble(
         (f"{status.engagement_id}", "bold"), f"  {title}\n",
-        f"{plan.organisation.name if plan else ''}  |  status: ", (status.status, "bold"),
+        f"{plan.organisation.name if plan else ''}  |  status: ", (status.status.replace("_", " "), "bold"),
         f"  |  events recorded: {status.stream_version}  |  as of {status.as_of:%Y-%m-%d %H:%M} UTC",
     )  # fmt: skip
     parts: list[RenderableType] = [header]
+    if state.follow_up_until is not None and status.status == "following_up":
+        parts.append(Text(f"Every phase is complete; following up until {day(state.follow_up_until)}."))
+    for review in state.follow_up_reviews:
+        new = len(review.new_decision_makers)
+        parts.append(
+            Text(
+                f"Follow-up {review.milestone_id} ({day(review.at)}): of {new} new decision makers, "
+                f"{len(review.still_authorised)} still authorised, {len(review.still_active)} still taking part."
+            )
+        )
 
     phases = Table(title="Phases", title_justify="left")
     for column in ("phase", "status", "started", "waiting for"):

@@ -45,6 +45,8 @@ from domain.events.lifecycle import (
     EngagementPaused,
     EngagementResumed,
     EngagementStarted,
+    FollowUpReviewed,
+    FollowUpStarted,
     PauseRequested,
     PlanAmended,
 )
@@ -77,6 +79,8 @@ DomainEvent = Annotated[
     | PauseRequested
     | EngagementPaused
     | EngagementResumed
+    | FollowUpStarted
+    | FollowUpReviewed
     | EngagementCompleted
     | AssessmentRecorded
     | EvaluationStrategyAgreed
@@ -209,6 +213,8 @@ __all__ = [
     "EvaluationStrategyAgreed",
     "Event",
     "EventDisowned",
+    "FollowUpReviewed",
+    "FollowUpStarted",
     "GateDecided",
     "GateEscalated",
     "GateOpened",

@@ -1,4 +1,4 @@
-"""Events in an engagement's life: started (with its plan), amended, paused, resumed, completed."""
+"""Events in an engagement's life: started (with its plan), amended, paused, resumed, followed up, completed."""
 
 from typing import Annotated, Literal, Self
 
@@ -7,7 +7,7 @@ from pydantic import Field, ValidationInfo, model_validator
 from domain.events.base import Event, PersonId
 from domain.personal import PersonalData
 from domain.plan import STRUCTURE_ONLY_KEY, Plan, PlanChange, plan_sha256
-from domain.vocabulary import EngagementId, Identifier, LongText, Sha256Hex
+from domain.vocabulary import EngagementId, Identifier, LongText, Sha256Hex, UtcDatetime
 
 
 def _check_plan_hash(event: "EngagementStarted | PlanAmended", info: ValidationInfo) -> None:
@@ -70,8 +70,28 @@ class EngagementResumed(Event):
     reason: Annotated[LongText | None, PersonalData(owner="resumed_by")] = None
 
 
+class FollowUpStarted(Event):
+    """Every phase is complete and the plan keeps a follow-up period: until `until`, milestones fall due
+    and are measured, new decision makers are looked at again, and facts are still recorded."""
+
+    type: Literal["follow_up_started"] = "follow_up_started"
+    until: UtcDatetime
+
+
+class FollowUpReviewed(Event):
+    """At a follow-up milestone: the new decision makers (service users and carers trained during the
+    engagement), which of them are still authorised, and which took part recently."""
+
+    type: Literal["follow_up_reviewed"] = "follow_up_reviewed"
+    milestone_id: Identifier
+    new_decision_makers: tuple[PersonId, ...]
+    still_authorised: tuple[PersonId, ...]
+    still_active: tuple[PersonId, ...]
+
+
 class EngagementCompleted(Event):
-    """Every phase is complete; nothing more is recorded after this."""
+    """Every phase is complete (and the follow-up period, if the plan keeps one, is over); nothing more is
+    recorded after this."""
 
     type: Literal["engagement_completed"] = "engagement_completed"
     completed_by: PersonId

@@ -1,7 +1,7 @@
 """What falls due next, for the workflow's durable timers and the status display.
 
 Each item is something that will happen at a known time unless something else happens first: the next
-check-in round, a dated milestone (or one whose phase has ended), a reminder that an open gate still
+check-in round, a dated milestone (or one whose phase has ended, or one so many days into the follow-up), a reminder that an open gate still
 waits (when the plan sets ``remind_after_days``), a gate escalation, a phase's dwell ending, a reminder
 to renew training (``renewal_notice_days``), an authorisation expiring. Items already recorded (milestone due, gate escalated, expiry
 recorded) are left out.
@@ -39,18 +39,22 @@ def falls_due(state: EngagementState) -> tuple[DueItem, ...]:
     plan = state.require_plan()
     items: list[DueItem] = []
 
-    last_round = state.reminders["check_in"].last_at if "check_in" in state.reminders else state.started_at
-    items.append(
-        DueItem(
-            kind="check_in", reference=None, due_at=last_round + timedelta(days=plan.pace.check_in_every_days)
+    if state.status != "following_up":  # no check-in rounds once every phase is complete
+        last_round = (
+            state.reminders["check_in"].last_at if "check_in" in state.reminders else state.started_at
         )
-    )
+        due = last_round + timedelta(days=plan.pace.check_in_every_days)
+        items.append(DueItem(kind="check_in", reference=None, due_at=due))
 
     for milestone in plan.evaluation.milestones:
         if milestone.id in state.milestones_due:
             continue
         if milestone.due_on is not None:
             due = datetime.combine(milestone.due_on, time(9, 0), tzinfo=UTC)
+        elif milestone.after_completion_days is not None:
+            if state.follow_up_started_at is None:
+                continue
+            due = state.follow_up_started_at + timedelta(days=milestone.after_completion_days)
         else:
             phase = state.phases.get(milestone.at_end_of_phase or "")
             if phase is None or phase.completed_at is None:

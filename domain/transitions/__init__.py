@@ -25,17 +25,21 @@ from domain.events import (
     CheckInRecorded,
     ContributionLogged,
     DecisionRecorded,
+    EngagementCompleted,
     EngagementPaused,
     EngagementResumed,
     EvaluationStrategyAgreed,
     Event,
     EventDisowned,
+    FollowUpReviewed,
     MeasurementRecorded,
     MilestoneDue,
     OutputRecorded,
     ParticipantJoined,
     PlanAmended,
     RecognitionPaid,
+    ReminderSent,
+    RungChanged,
     TrainingCompleted,
 )
 from domain.transitions import (
@@ -85,6 +89,30 @@ def _handlers() -> dict[type[Event], Handler]:
 
 
 HANDLERS: dict[type[Event], Handler] = _handlers()
+
+# During a follow-up period (every phase complete, domain.evaluation.FollowUp) facts are still recorded:
+# measurements for the milestones that fall due, check-ins, training, money, outputs, decisions and
+# ladder moves.
+ALLOWED_IN_FOLLOW_UP: frozenset[type[Event]] = frozenset(
+    {
+        FollowUpReviewed,
+        EngagementCompleted,
+        BaselineRecorded,
+        MeasurementRecorded,
+        MilestoneDue,
+        TrainingCompleted,
+        AuthorisationGranted,
+        AuthorisationExpired,
+        CheckInRecorded,
+        ReminderSent,
+        ContributionLogged,
+        RecognitionPaid,
+        OutputRecorded,
+        DecisionRecorded,
+        RungChanged,
+        EventDisowned,
+    }
+)
 
 # While paused, facts keep being recorded (training, check-ins, measurements, money, amendments), but
 # nothing moves the engagement on: no phase starts or ends, no gate opens or is decided, no timers fire.

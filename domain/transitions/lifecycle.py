@@ -1,21 +1,33 @@
-"""Transitions for the engagement's life: started, plan amended, paused, resumed, completed."""
+"""Transitions for the engagement's life: started, plan amended, paused, resumed, followed up, completed."""
 
 from __future__ import annotations
 
-from domain.engagement import AreaState, EngagementState, IndicatorState, PersonState, PhaseState
-from domain.errors import EngagementNotActive, NotStarted, PhaseOrderError, RuleViolation
+from datetime import timedelta
+
+from domain.engagement import (
+    AreaState,
+    EngagementState,
+    FollowUpReview,
+    IndicatorState,
+    PersonState,
+    PhaseState,
+)
+from domain.errors import EngagementNotActive, NotStarted, PhaseOrderError, RuleViolation, UnknownReference
 from domain.events import (
     EngagementCompleted,
     EngagementPaused,
     EngagementResumed,
     EngagementStarted,
+    Event,
+    FollowUpReviewed,
+    FollowUpStarted,
     PauseRequested,
     PlanAmended,
 )
 from domain.plan import plan_diff
 from domain.rules.changes import amendment_problems, needs_cosigners, weakenings
 from domain.transitions.changes import complete_change, lapse
-from domain.transitions.common import Updates, allowed, known_person
+from domain.transitions.common import Updates, allowed, known_people, known_person
 from domain.vocabulary import day, evolve
 
 
@@ -154,9 +166,55 @@ def on_engagement_resumed(state: EngagementState, event: EngagementResumed) -> U
     return {"status": "active", "paused_at": None}
 
 
-def on_engagement_completed(state: EngagementState, event: EngagementCompleted) -> Updates:
-    known_person(state, event, event.completed_by)
+def _all_phases_completed(state: EngagementState, event: Event) -> None:
     open_phases = [phase_id for phase_id, phase in state.phases.items() if phase.status != "completed"]
     if open_phases:
         raise PhaseOrderError(event, f"phases not completed yet: {', '.join(open_phases)}")
+
+
+def on_follow_up_started(state: EngagementState, event: FollowUpStarted) -> Updates:
+    follow_up = state.require_plan().follow_up
+    if follow_up is None:
+        raise RuleViolation(event, "the plan keeps no follow-up period")
+    if state.status != "active":
+        raise EngagementNotActive(event, f"the engagement is {state.status.replace('_', ' ')}, not active")
+    _all_phases_completed(state, event)
+    if event.until != event.occurred_at + timedelta(days=follow_up.days):
+        raise RuleViolation(event, f"the follow-up lasts {follow_up.days} days, so it ends on another day")
+    return {
+        "status": "following_up",
+        "follow_up_started_at": event.occurred_at,
+        "follow_up_until": event.until,
+    }
+
+
+def on_follow_up_reviewed(state: EngagementState, event: FollowUpReviewed) -> Updates:
+    if state.status != "following_up":
+        raise EngagementNotActive(event, "the engagement is not in its follow-up period")
+    milestone = state.require_plan().milestones_by_id.get(event.milestone_id)
+    if milestone is None or milestone.after_completion_days is None:
+        raise UnknownReference(event, f"there is no follow-up milestone '{event.milestone_id}' in the plan")
+    known_people(state, event, event.new_decision_makers)
+    if not set(event.still_authorised) | set(event.still_active) <= set(event.new_decision_makers):
+        raise RuleViolation(event, "only new decision makers are reviewed")
+    review = FollowUpReview(
+        milestone_id=event.milestone_id,
+        at=event.occurred_at,
+        new_decision_makers=event.new_decision_makers,
+        still_authorised=event.still_authorised,
+        still_active=event.still_active,
+    )
+    return {"follow_up_reviews": (*state.follow_up_reviews, review)}
+
+
+def on_engagement_completed(state: EngagementState, event: EngagementCompleted) -> Updates:
+    known_person(state, event, event.completed_by)
+    _all_phases_completed(state, event)
+    if state.status == "following_up":
+        if state.follow_up_until is not None and event.occurred_at < state.follow_up_until:
+            raise RuleViolation(event, f"the follow-up period runs until {day(state.follow_up_until)}")
+    elif state.require_plan().follow_up is not None:
+        raise RuleViolation(
+            event, "the plan keeps a follow-up period, which starts when the last phase completes"
+        )
     return {"status": "completed", "completed_at": event.occurred_at}

@@ -66,7 +66,7 @@ async def _run_year(url: str) -> Year:
             people = ScriptedPeople(
                 handle, env.sleep, plan, demo_responses(plan), lambda _, status: weekly.append(status)
             )
-            final = await people.run(max_weeks=90)
+            final = await people.run(max_weeks=160)
         shown = await disclosure(
             log, url, ENGAGEMENT, master_key(Settings(), create=False)
         )  # the operator's view: text opened

@@ -191,7 +191,7 @@ class Script:
 
     # --- the run -------------------------------------------------------------------------------------
 
-    def run(self, days: int = 500) -> list[Event]:
+    def run(self, days: int = 900) -> list[Event]:
         self.start = self.now = datetime.combine(self.plan.starts_on, time(9, 0), tzinfo=UTC)
         self.lead = next(p.id for p in self.plan.people if p.constituency == "facilitator")
         self.emit(
@@ -213,6 +213,9 @@ class Script:
 
     def one_day(self, day: int) -> None:
         facilitator = self.facilitator
+        if self.state.status == "following_up":  # every phase is done: only the milestones are measured
+            self.measure_milestones()
+            return
         if self.state.status == "paused":
             if self.paused_until is not None and self.now >= self.paused_until:
                 self.send(commands.resume, m.Resume(by=facilitator))
@@ -545,6 +548,6 @@ class Script:
         self.settle()
 
 
-def scripted_history(plan: Plan, seed: int, days: int = 500) -> list[Event]:
+def scripted_history(plan: Plan, seed: int, days: int = 900) -> list[Event]:
     """A whole engagement under `plan`, its choices made by a random source seeded with `seed`."""
     return Script(plan=plan, chooser=RandomChooser(seed)).run(days)

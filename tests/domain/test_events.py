@@ -30,6 +30,7 @@ from tests.domain.helpers import Story
 from tests.domain.plans import small_plan
 from tests.domain.scenario import scripted_history
 from tests.domain.test_changes import cosign_story
+from tests.domain.test_follow_up import follow_up_history
 
 
 def override_story() -> Story:
@@ -54,10 +55,11 @@ def override_story() -> Story:
 
 
 def catalogue_sample() -> list[Event]:
-    """Events of every type: forty scripted small engagements, a pace override and co-signed changes."""
+    """Events of every type: forty scripted small engagements, a pace override, co-signed changes and a
+    follow-up period."""
     plan = small_plan()
     scripted = [e for seed in range(40) for e in scripted_history(plan, seed)]
-    return scripted + override_story().events + cosign_story().events
+    return scripted + override_story().events + cosign_story().events + list(follow_up_history())
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def sample() -> list[Event]:
 
 def test_the_sample_covers_every_event_type(sample: list[Event]) -> None:
     assert {event.type for event in sample} == set(EVENT_CLASSES)
-    assert len(EVENT_CLASSES) == 37
+    assert len(EVENT_CLASSES) == 39
 
 
 def test_every_event_round_trips_exactly_through_a_json_record(sample: list[Event]) -> None:

@@ -85,9 +85,30 @@ def test_a_milestone_at_the_end_of_the_last_phase_is_warned_of_as_never_due() ->
     never = ASSESSED.replace("at_end_of_phase: pilot}", "at_end_of_phase: widen}")
     assert warned(never) == {
         "evaluation.milestones[0].at_end_of_phase": "'mid' is due at the end of the last phase ('widen'), when "
-        "the engagement completes and nothing more is measured, so it never falls due; tie it to an earlier "
-        "phase or give it a due_on date within the plan"
+        "the engagement completes and nothing more is measured, so it never falls due; keep a follow_up period "
+        "after the last phase, tie it to an earlier phase or give it a due_on date within the plan"
     }
+    assert "evaluation.milestones[0].at_end_of_phase" not in warned(never + "follow_up: {days: 365}\n")
+
+
+def test_a_milestone_after_completion_needs_a_follow_up_long_enough() -> None:
+    later = ASSESSED.replace("at_end_of_phase: pilot}", "after_completion_days: 180}")
+    with pytest.raises(PlanError) as refused:
+        plan_from_yaml(later, "p.yaml")
+    assert "p.yaml: evaluation.milestones[0].after_completion_days: the plan has no follow_up period" in str(
+        refused.value
+    )
+    with pytest.raises(
+        PlanError,
+        match="180 days leaves no time to measure it before the follow-up ends \\(180 days after the last phase\\)",
+    ):
+        plan_from_yaml(later + "follow_up: {days: 180}\n", "p.yaml")
+    both = ASSESSED.replace("at_end_of_phase: pilot}", "at_end_of_phase: pilot, after_completion_days: 30}")
+    with pytest.raises(
+        PlanError, match="give exactly one of at_end_of_phase, due_on or after_completion_days"
+    ):
+        plan_from_yaml(both + "follow_up: {days: 90}\n", "p.yaml")
+    assert plan_from_yaml(later + "follow_up: {days: 365}\n", "p.yaml").follow_up.days == 365  # type: ignore[union-attr]
 
 
 def test_comfort_averaged_over_everyone_is_warned_of() -> None:
@@ -96,15 +117,9 @@ def test_comfort_averaged_over_everyone_is_warned_of() -> None:
     )
 
 
-def test_both_examples_are_warned_only_that_their_year_end_is_never_measured() -> None:
-    examples = {
-        "housing-tenant-governance.yaml": "annual-review",
-        "mental-health-lived-experience.yaml": "embedding",
-    }
-    for name, last in examples.items():
-        found = fidelity_warnings(example_plan(name))
-        assert [w.path for w in found] == ["evaluation.milestones[2].at_end_of_phase"], name
-        assert found[0].message.startswith(f"'year-end' is due at the end of the last phase ('{last}')")
+def test_both_examples_draw_no_warning() -> None:
+    for name in ("housing-tenant-governance.yaml", "mental-health-lived-experience.yaml"):
+        assert fidelity_warnings(example_plan(name)) == [], name
 
 
 def test_a_plan_in_which_one_person_can_weaken_it_is_warned_of() -> None:

@@ -1,10 +1,11 @@
-"""Whole engagements: each example plan runs through its year, and names never leave the plan snapshot."""
+"""Whole engagements: each example plan runs through its year and its follow-up, and names never leave the
+plan snapshot."""
 
 import json
 
 import pytest
 
-from domain.events import event_to_record, personal_data_paths
+from domain.events import FollowUpStarted, event_to_record, personal_data_paths
 from domain.rules.indicators import indicator_progress
 from domain.rules.ladder import ladder_positions
 from domain.rules.recognition import recognition_owed
@@ -22,7 +23,10 @@ def test_an_example_engagement_runs_its_whole_year(name: str) -> None:
     assert all(phase.status == "completed" for phase in state.phases.values())
     assert state.cohort == "wider"
     assert all(gate.status == "passed" for gate in state.gates.values())
-    assert (events[-1].occurred_at.date() - plan.starts_on).days <= 366
+    [follow_up] = [e for e in events if isinstance(e, FollowUpStarted)]
+    assert (follow_up.occurred_at.date() - plan.starts_on).days <= 366  # the year's work, then the follow-up
+    assert plan.follow_up is not None and events[-1].occurred_at == follow_up.until
+    assert {"six-months-on", "a-year-on"} <= {r.milestone_id for r in state.follow_up_reviews}
     assert any(p.steps_climbed > 0 for p in ladder_positions(state))
     assert all(p.baseline is not None for p in indicator_progress(state))
     assert sum(line.fee_paid_pence for line in recognition_owed(state)) > 0

@@ -11,9 +11,49 @@ from temporalio.testing import WorkflowEnvironment
 from application.simulation import ScriptedPeople, demo_responses
 from domain.plan import plan_rescheduled
 from eventlog import EventLog, verify_database
+from workflows import messages as m
+from workflows.engagement import EngagementWorkflow as W
 
 from .conftest import example_plan, start_engagement
 from .invariants import assert_each_update_logged_once, assert_log_matches_status, logged
+
+
+class OverridingPeople(ScriptedPeople):
+    """The scripted year, and a facilitator who tries to lift the first comfort hold: the override waits
+    for a decision maker and a service user to co-sign it (the plan's change policy)."""
+
+    overridden: str | None = None
+    waited: list[str] | None = None
+
+    async def week(self, status: m.EngagementStatus) -> None:
+        held = [p.phase_id for p in status.phases if p.status == "running" and p.held_since is not None]
+        if self.overridden is None and held:  # before the week's check-ins, which would release it
+            await self.override(held[0], status)
+            status = await self.status()
+        await super().week(status)
+
+    async def override(self, phase_id: str, status: m.EngagementStatus) -> None:
+        state = status.state
+        proposed = await self.send(W.override_hold, m.OverrideHold(by=self.facilitator, phase_id=phase_id,
+                                                                   reason="The board meets next week."))  # fmt: skip
+        assert proposed.events == ["change_proposed"]  # one facilitator alone does not lift it
+        waiting = (await self.status()).changes_waiting
+        self.waited = waiting[0].waiting_for
+        cosigners = [
+            next(
+                p
+                for p, person in state.people.items()
+                if person.constituency == group and person.cohort == "initial"
+            )
+            for group in ("decision_maker", "service_user")
+        ]
+        results = [
+            await self.send(W.cosign_change, m.CosignChange(by=person, change_id=waiting[0].change_id))
+            for person in cosigners
+        ]
+        assert results[0].events == ["change_cosigned"]
+        assert results[1].events[:2] == ["change_cosigned", "pace_overridden"]
+        self.overridden = phase_id
 
 
 @pytest.mark.parametrize("plan_name", ["housing-tenant-governance", "mental-health-lived-experience"])
@@ -22,9 +62,9 @@ async def test_a_year_long_engagement_runs_to_completion_and_its_log_folds_to_it
 ) -> None:
     plan = plan_rescheduled(example_plan(plan_name), date.today())
     handle = await start_engagement(client, plan=plan, started_by=plan.people[0].id)
-    driver = ScriptedPeople(handle, env.sleep, plan, demo_responses(plan))
+    driver = OverridingPeople(handle, env.sleep, plan, demo_responses(plan))
 
-    status = await driver.run(max_weeks=90)
+    status = await driver.run(max_weeks=160)
 
     assert status.status == "completed"
     assert all(phase.status == "completed" for phase in status.phases)
@@ -42,7 +82,16 @@ async def test_a_year_long_engagement_runs_to_completion_and_its_log_folds_to_it
         types
     )
     held = [e for e in events if e.type == "pace_hold_recorded"]
-    assert held and any(e.type == "pace_hold_released" and e.position > held[0].position for e in events)
+    lifted = ("pace_hold_released", "pace_overridden")
+    assert held and any(e.type in lifted and e.position > held[0].position for e in events)
+    assert any("the minority signal to clear" in " ".join(e.payload["waiting_for"]) for e in held)
+    # The first hold was overridden only once a decision maker and a service user co-signed it.
+    assert driver.overridden is not None and driver.waited == [
+        "1 decision maker to co-sign",
+        "1 service user to co-sign",
+    ]
+    [overridden] = [e.payload for e in events if e.type == "pace_overridden"]
+    assert overridden["phase_id"] == driver.overridden and len(overridden["cosigned_by"]) == 2
     decided = [e.payload for e in events if e.type == "gate_decided"]
     outcomes = [d["outcome"] for d in decided]
     assert outcomes.count("passed") == len(plan.phases)
@@ -50,4 +99,20 @@ async def test_a_year_long_engagement_runs_to_completion_and_its_log_folds_to_it
     assert all(d["reason"] for d in decided if d["outcome"] != "passed")
     objections = [e.payload for e in events if e.type == "vote_cast" and e.payload["choice"] == "object"]
     assert objections and all(o["reason"] for o in objections)
+    # The follow-up period: the year-end and follow-up milestones fall due, are measured, and the new
+    # decision makers are reviewed at six and twelve months.
+    [follow_up] = [e for e in events if e.type == "follow_up_started"]
+    assert types.index("follow_up_started") > max(
+        i for i, kind in enumerate(types) if kind == "phase_completed"
+    )
+    reviews = [e.payload for e in events if e.type == "follow_up_reviewed"]
+    assert [r["milestone_id"] for r in reviews] == ["six-months-on", "a-year-on"]
+    assert all(set(r["still_authorised"]) <= set(r["new_decision_makers"]) for r in reviews)
+    assert reviews[0]["still_authorised"]  # six months on; a year on, authorisations not renewed have lapsed
+    measured = {
+        e.payload["milestone_id"]
+        for e in events
+        if e.type == "measurement_recorded" and e.position > follow_up.position
+    }
+    assert {"year-end", "six-months-on", "a-year-on"} <= measured
     assert (await verify_database(database_url)).ok

@@ -75,7 +75,7 @@ async def test_engagements_started_on_version_n_finish_on_version_n_plus_1(
     assert EventType.EVENT_TYPE_TIMER_CANCELED in await event_types(handle)  # version N really ran
 
     async with build_worker(env.client, writer_log, TASK_QUEUE):  # the deployment of N+1
-        final = await people.run(max_weeks=90)  # the rest of the year, on the new code
+        final = await people.run(max_weeks=160)  # the rest of the year and its follow-up, on the new code
         later = await start_engagement(env.client, "upgrade-2", plan=plan)
         after = await ScriptedPeople(later, env.sleep, plan).run(max_weeks=6)
 
