@@ -13,7 +13,9 @@ The last line printed is one JSON object with the ratios (ours / raw, events per
 ``append_single_ratio``, ``append_batch_ratio``, ``verify_ratio``, ``concurrent_writers_ratio`` (16
 writers at once, one event per append, each its own stream, against 16 raw autocommit ``INSERT``
 writers on 16 connections of the same server), and the single writer's median latency per append
-(``append_single_p50_us_ours`` / ``_raw``): what one engagement waits for.
+(``append_single_p50_us_ours`` / ``_raw``): what one engagement waits for. For reference it also runs
+the 16 writers each on a pool connection of its own, one transaction per append, without group commit
+(``concurrent_writers_ungrouped_eps``: how ``EventLog.append`` worked before issue 20).
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         k: []
         for k in (
             "single_ours", "single_raw", "batch_ours", "batch_raw", "concurrent_ours", "concurrent_raw",
-            "p50_ours", "p50_raw",
+            "p50_ours", "p50_raw", "concurrent_ungrouped",
         )
     }  # fmt: skip
 
@@ -160,6 +162,14 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             await log.append(stream, [make_event(next(counter))], expected_version=version)
         return n
 
+    async def ungrouped_writer(n: int) -> int:  # each append its own transaction on its own connection
+        stream = f"ungrouped-writer-{uuid.uuid4()}"
+        for version in range(n):
+            event = make_event(next(counter))
+            async with log.pool.connection() as conn:
+                await log.append_in(conn, stream, [event], expected_version=version)
+        return n
+
     async def raw_writer(conn: psycopg.AsyncConnection[Any], n: int) -> int:
         stream = f"raw-writer-{uuid.uuid4()}"
         for _ in range(n):
@@ -168,6 +178,12 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
     async def ours_concurrent() -> int:
         counts = await asyncio.gather(*(ours_writer(args.concurrent_events) for _ in range(args.writers)))
+        return sum(counts)
+
+    async def ungrouped_concurrent() -> int:
+        counts = await asyncio.gather(
+            *(ungrouped_writer(args.concurrent_events) for _ in range(args.writers))
+        )
         return sum(counts)
 
     async def raw_concurrent() -> int:
@@ -204,6 +220,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         results["batch_ours"].append(await timed(ours_batch))
         results["concurrent_raw"].append(await timed(raw_concurrent))
         results["concurrent_ours"].append(await timed(ours_concurrent))
+        results["concurrent_ungrouped"].append(await timed(ungrouped_concurrent))
     copy_eps = await timed(raw_copy)
 
     # Fill the log to the verify size, then verify it whole vs a raw SELECT of the same rows.
@@ -270,6 +287,9 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "concurrent_writers_eps": round(best["concurrent_ours"]),
         "concurrent_writers_raw_eps": round(best["concurrent_raw"]),
         "concurrent_writers_ratio": round(best["concurrent_ours"] / best["concurrent_raw"], 3),
+        "concurrent_writers_ungrouped_eps": round(best["concurrent_ungrouped"]),
+        "group_commit_speedup": round(best["concurrent_ours"] / best["concurrent_ungrouped"], 3),
+        "largest_group": log.committer.stats.largest_group,
         "entry_bytes": entry_bytes,
         "rounds": args.rounds,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -328,6 +348,10 @@ async def main() -> None:
     print(
         f"  {figures['concurrent_writers']} concurrent writers           : ours {figures['concurrent_writers_eps']:>8,}"
         f"   raw INSERTs    {figures['concurrent_writers_raw_eps']:>8,}   ratio {figures['concurrent_writers_ratio']}"
+    )
+    print(
+        f"    the same without group commit : ours {figures['concurrent_writers_ungrouped_eps']:>8,}"
+        f"   (group commit x{figures['group_commit_speedup']}; largest group {figures['largest_group']})"
     )
     print(json.dumps(figures))
 
