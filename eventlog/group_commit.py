@@ -6,9 +6,10 @@ alone: each waits for the flushes of all those ahead of it. Like PostgreSQL's ``
 EventStoreDB's writer, ``GroupCommitter`` lets the appends that queue up while one commit is in flight
 (say, from many engagements served by one worker process) wait for the next commit *together*:
 
-- the first append to arrive when nothing is in flight leads at once, alone, on the lone path it
-  always had (``eventlog.append_one``, else ``eventlog.append``): no delay when nothing else waits;
-- appends arriving meanwhile queue; when the commit in flight returns, the leader takes up to
+- an append that arrives when nothing is in flight commits at once, alone, in its caller's own task,
+  on the path it always had (``eventlog.append_one``, else ``eventlog.append``): no task, no queue,
+  no delay when nothing else waits;
+- appends arriving meanwhile queue; when the commit in flight returns, a leader task takes up to
   ``max_group`` of them and runs them as one statement, ``eventlog.append_group`` (migration 0003),
   which is one transaction and one WAL flush. Each append still runs exactly as a lone one would
   (gapless positions, its version check, its idempotency check), inside its own subtransaction, so
@@ -80,6 +81,7 @@ class GroupCommitter:
         self.stats = GroupStats()
         self._queue: deque[PendingAppend] = deque()
         self._leader: asyncio.Task[None] | None = None
+        self._alone = False  # a lone append is committing in its caller's task
 
     async def append(
         self,
@@ -91,9 +93,18 @@ class GroupCommitter:
         """Append in the next commit (at once if none is in flight); returns once it is durable."""
         loop = asyncio.get_running_loop()
         pending = PendingAppend(stream_id, expected_version, event_ids, entries, loop.create_future())
-        self._queue.append(pending)
-        if self._leader is None or self._leader.done():
-            self._leader = loop.create_task(self._lead())
+        if not self._alone and (self._leader is None or self._leader.done()):
+            # Nothing in flight: commit now, in this task. Appends arriving meanwhile queue for the
+            # leader, which starts when this one is done (its cancellation cannot touch theirs).
+            self._alone = True
+            try:
+                await self._commit([pending])
+            finally:
+                self._alone = False
+                if self._queue:
+                    self._leader = loop.create_task(self._lead())
+        else:  # the commit in flight, alone or a group, starts or is the leader that will take it
+            self._queue.append(pending)
         return await pending.future
 
     async def drain(self) -> None:

@@ -1,8 +1,9 @@
 """Group commit: appends made while a commit is in flight share the next one, and each is still gapless,
 version-checked, idempotent and durable before it returns; one refused append fails alone.
 
-Appends started together (``asyncio.gather``) all queue before the committer's first turn, so they
-reach the database as one group: ``log.committer.stats`` says how many commits they took.
+Of appends started together (``asyncio.gather``), the first finds nothing in flight and commits alone
+at once; the others queue behind it and reach the database as one group when it returns.
+``log.committer.stats`` says how many commits they took.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def test_a_version_conflict_in_a_group_fails_only_that_append(log: EventLo
     await log.append("contested", [event(0)], expected_version=0)
 
     results = await asyncio.gather(
-        log.append("a", [event(1)], expected_version=0),
+        log.append("a", [event(1)], expected_version=0),  # alone; the others queue behind it
         log.append("contested", [event(2)], expected_version=0),  # stale: the stream is at 1
         log.append("b", [event(3), event(4)], expected_version=0),
         log.append("twice", [event(5)], expected_version=0),
@@ -71,7 +72,7 @@ async def test_a_version_conflict_in_a_group_fails_only_that_append(log: EventLo
         return_exceptions=True,
     )
 
-    assert log.committer.stats.largest_group == 6
+    assert log.committer.stats.largest_group == 5
     a, contested, b, twice_first, twice_second, c = results
     assert isinstance(contested, ConcurrencyError)
     assert (contested.stream_id, contested.expected, contested.actual) == ("contested", 0, 1)
@@ -89,6 +90,7 @@ async def test_an_idempotent_retry_inside_a_group_answers_as_the_first_did(log: 
     fresh, batch = event(2), [event(3), event(4)]
 
     results = await asyncio.gather(
+        log.append("lead", [event(9)], expected_version=0),  # alone; the others queue behind it
         log.append("s", [stored], expected_version=0),  # a retry of a stored append, its version stale
         log.append("t", [fresh], expected_version=0),
         log.append("t", [fresh], expected_version=0),  # the same append twice in one group
@@ -99,14 +101,15 @@ async def test_an_idempotent_retry_inside_a_group_answers_as_the_first_did(log: 
     )
 
     assert log.committer.stats.largest_group == 6
-    retry, t_first, t_again, u_first, u_again, reused = results
+    lead, retry, t_first, t_again, u_first, u_again, reused = results
+    assert lead == AppendResult(positions=(2,), stream_version=1, duplicate=False)
     assert retry == replace(first, duplicate=True)
-    assert t_first == AppendResult(positions=(2,), stream_version=1, duplicate=False)
+    assert t_first == AppendResult(positions=(3,), stream_version=1, duplicate=False)
     assert t_again == replace(t_first, duplicate=True)  # type: ignore[type-var]
-    assert u_first == AppendResult(positions=(3, 4), stream_version=2, duplicate=False)
+    assert u_first == AppendResult(positions=(4, 5), stream_version=2, duplicate=False)
     assert u_again == replace(u_first, duplicate=True)  # type: ignore[type-var]
     assert isinstance(reused, DuplicateEventError)
-    assert (await log.head())[0] == 4  # each event once, no position burnt
+    assert (await log.head())[0] == 5  # each event once, no position burnt
 
 
 async def test_a_connection_lost_mid_group_loses_nothing_and_duplicates_nothing(
@@ -122,17 +125,19 @@ async def test_a_connection_lost_mid_group_loses_nothing_and_duplicates_nothing(
         await psycopg.AsyncConnection.connect(database_url) as holder,
         await psycopg.AsyncConnection.connect(database_url, autocommit=True) as watcher,
     ):
-        # Hold the log's lock, so the group waits inside its statement; then cut its connection. (The
-        # watcher polls in autocommit: a transaction sees one snapshot of pg_stat_activity.)
+        # Hold the log's lock, so that the group waits inside its statement; then cut its connection.
         await holder.execute("SELECT 1 FROM eventlog.append_lock FOR UPDATE")
         appends = asyncio.gather(
-            *(log.append(stream, [e], expected_version=0) for stream, e in earlier + later)
+            log.append("nothing", []),  # goes first, alone, and is refused before it needs the lock
+            *(log.append(stream, [e], expected_version=0) for stream, e in later + earlier),
+            return_exceptions=True,
         )
         victim = None
-        for _ in range(400):
+        for _ in range(400):  # polled in autocommit: a transaction sees one snapshot of pg_stat_activity
             row = await (
                 await watcher.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%%append_group%%' AND wait_event_type = 'Lock'"
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE query LIKE '%%eventlog.append_group%%' AND wait_event_type = 'Lock'"
                 )
             ).fetchone()
             if row:
@@ -142,11 +147,12 @@ async def test_a_connection_lost_mid_group_loses_nothing_and_duplicates_nothing(
         assert victim is not None, "the group never waited for the lock"
         await watcher.execute("SELECT pg_terminate_backend(%s, 5000)", (victim,))
         await holder.rollback()  # let the group's second attempt through
-        results = await asyncio.wait_for(appends, timeout=10)
+        refused, *results = await asyncio.wait_for(appends, timeout=10)
 
-    assert log.committer.stats.retries == 1
-    assert [r.duplicate for r in results] == [True] * 3 + [False] * 9
-    assert [r.positions for r in results] == [(p,) for p in range(1, 13)]
+    assert isinstance(refused, psycopg.errors.InvalidParameterValue)
+    assert log.committer.stats.retries == 1 and log.committer.stats.largest_group == 12
+    assert [r.duplicate for r in results] == [False] * 9 + [True] * 3
+    assert [r.positions for r in results] == [(p,) for p in range(4, 13)] + [(1,), (2,), (3,)]
     rows = await _positions(log)
     assert rows == [(p, f"engagement-{p - 1}", 1) for p in range(1, 13)]  # each event once, gapless
     assert (await verify_database(database_url)).ok
@@ -160,10 +166,10 @@ async def test_a_group_refused_as_a_whole_fails_each_of_its_appends_and_keeps_no
         await admin.execute("REVOKE EXECUTE ON FUNCTION eventlog.append_group FROM coproduce_writer")
 
     results = await asyncio.gather(
-        *(log.append(f"s-{n}", [event(n)], expected_version=0) for n in range(1, 4)), return_exceptions=True
+        *(log.append(f"s-{n}", [event(n)], expected_version=0) for n in range(1, 5)), return_exceptions=True
     )
 
-    assert all(isinstance(r, psycopg.errors.InsufficientPrivilege) for r in results), results
-    assert (await log.head())[0] == 1
-    again = await log.append("s-1", [event(1)], expected_version=0)  # alone, it needs no append_group
-    assert again.positions == (2,)
+    alone, *grouped = results
+    assert alone == AppendResult(positions=(2,), stream_version=1, duplicate=False)  # needs no append_group
+    assert all(isinstance(r, psycopg.errors.InsufficientPrivilege) for r in grouped), grouped
+    assert (await log.head())[0] == 2
