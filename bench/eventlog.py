@@ -15,7 +15,8 @@ writers at once, one event per append, each its own stream, against 16 raw autoc
 writers on 16 connections of the same server), and the single writer's median latency per append
 (``append_single_p50_us_ours`` / ``_raw``): what one engagement waits for. For reference it also runs
 the 16 writers each on a pool connection of its own, one transaction per append, without group commit
-(``concurrent_writers_ungrouped_eps``: how ``EventLog.append`` worked before issue 20).
+(``concurrent_writers_ungrouped_eps``: how ``EventLog.append`` worked before issue 20), and one writer
+alternating between the two paths (``append_single_p50_us_alternating_*``): the committer's own cost.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         k: []
         for k in (
             "single_ours", "single_raw", "batch_ours", "batch_raw", "concurrent_ours", "concurrent_raw",
-            "p50_ours", "p50_raw", "concurrent_ungrouped",
+            "p50_ours", "p50_raw", "concurrent_ungrouped", "p50_alternating_ours", "p50_alternating_ungrouped",
         )
     }  # fmt: skip
 
@@ -153,6 +154,25 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             await raw_conn.execute(RAW_INSERT, row)
             latencies.append(time.perf_counter() - start)
         results["p50_raw"].append(statistics.median(latencies))
+        return args.single
+
+    async def alternating_single() -> int:
+        """One writer, its appends alternately through EventLog.append and straight on a pool
+        connection (as before group commit): what the committer adds to a lone append's latency."""
+        stream = f"alternating-{uuid.uuid4()}"
+        ours, ungrouped = [], []
+        for version in range(args.single):
+            event = make_event(next(counter))
+            start = time.perf_counter()
+            if version % 2:
+                async with log.pool.connection() as conn:
+                    await log.append_in(conn, stream, [event], expected_version=version)
+                ungrouped.append(time.perf_counter() - start)
+            else:
+                await log.append(stream, [event], expected_version=version)
+                ours.append(time.perf_counter() - start)
+        results["p50_alternating_ours"].append(statistics.median(ours))
+        results["p50_alternating_ungrouped"].append(statistics.median(ungrouped))
         return args.single
 
     # Many writers at once (many engagements on one process): each its own stream, one event per append.
@@ -216,6 +236,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     for _ in range(args.rounds):
         results["single_raw"].append(await timed(raw_single))
         results["single_ours"].append(await timed(ours_single))
+        await alternating_single()
         results["batch_raw"].append(await timed(raw_batch))
         results["batch_ours"].append(await timed(ours_batch))
         results["concurrent_raw"].append(await timed(raw_concurrent))
@@ -267,7 +288,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await log.close()
 
     best = {k: max(v) for k, v in results.items() if not k.startswith("p50")}
-    p50_ours, p50_raw = min(results["p50_ours"]), min(results["p50_raw"])
+    p50 = {k: min(v) for k, v in results.items() if k.startswith("p50")}
+    p50_ours, p50_raw = p50["p50_ours"], p50["p50_raw"]
     return {
         "append_single_ours_eps": round(best["single_ours"]),
         "append_single_raw_eps": round(best["single_raw"]),
@@ -275,6 +297,8 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "append_single_p50_us_ours": round(p50_ours * 1e6),
         "append_single_p50_us_raw": round(p50_raw * 1e6),
         "append_single_p50_ratio": round(p50_ours / p50_raw, 3),
+        "append_single_p50_us_alternating_ours": round(p50["p50_alternating_ours"] * 1e6),
+        "append_single_p50_us_alternating_ungrouped": round(p50["p50_alternating_ungrouped"] * 1e6),
         "append_batch_ours_eps": round(best["batch_ours"]),
         "append_batch_raw_eps": round(best["batch_raw"]),
         "append_batch_ratio": round(best["batch_ours"] / best["batch_raw"], 3),
@@ -344,6 +368,10 @@ async def main() -> None:
     print(
         f"  append, 1 event, median latency : ours {figures['append_single_p50_us_ours']:>6,} µs"
         f"   raw INSERT    {figures['append_single_p50_us_raw']:>6,} µs   ratio {figures['append_single_p50_ratio']}"
+    )
+    print(
+        f"    alternating with no committer : ours {figures['append_single_p50_us_alternating_ours']:>6,} µs"
+        f"   ungrouped     {figures['append_single_p50_us_alternating_ungrouped']:>6,} µs"
     )
     print(
         f"  {figures['concurrent_writers']} concurrent writers           : ours {figures['concurrent_writers_eps']:>8,}"
