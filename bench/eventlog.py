@@ -10,7 +10,13 @@ usual way) into a plain table, with none of our machinery: no canonical JSON, no
 no idempotency or version check.
 
 The last line printed is one JSON object with the ratios (ours / raw, events per second):
-``append_single_ratio``, ``append_batch_ratio``, ``verify_ratio``, and ``concurrent_writers_eps``.
+``append_single_ratio``, ``append_batch_ratio``, ``verify_ratio``, ``concurrent_writers_ratio`` (16
+writers at once, one event per append, each its own stream, against 16 raw autocommit ``INSERT``
+writers on 16 connections of the same server), and the single writer's median latency per append
+(``append_single_p50_us_ours`` / ``_raw``): what one engagement waits for. For reference it also runs
+the 16 writers each on a pool connection of its own, one transaction per append, without group commit
+(``concurrent_writers_ungrouped_eps``: how ``EventLog.append`` worked before issue 20), and one writer
+alternating between the two paths (``append_single_p50_us_alternating_*``): the committer's own cost.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import asyncio
 import json
 import os
 import platform
+import statistics
 import tempfile
 import time
 import uuid
@@ -116,23 +123,92 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         await admin.execute(RAW_TABLE)
     log = await EventLog.open(url, min_size=1, max_size=16)
     raw_conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    raw_writers = [await psycopg.AsyncConnection.connect(url, autocommit=True) for _ in range(args.writers)]
     raw = RawWriter()
     counter = iter(range(10**9))
     results: dict[str, list[float]] = {
-        k: [] for k in ("single_ours", "single_raw", "batch_ours", "batch_raw")
-    }
+        k: []
+        for k in (
+            "single_ours", "single_raw", "batch_ours", "batch_raw", "concurrent_ours", "concurrent_raw",
+            "p50_ours", "p50_raw", "concurrent_ungrouped", "p50_alternating_ours", "p50_alternating_ungrouped",
+        )
+    }  # fmt: skip
 
     async def ours_single() -> int:
         stream = f"single-{uuid.uuid4()}"
+        latencies = []
         for version in range(args.single):
-            await log.append(stream, [make_event(next(counter))], expected_version=version)
+            event = make_event(next(counter))
+            start = time.perf_counter()
+            await log.append(stream, [event], expected_version=version)
+            latencies.append(time.perf_counter() - start)
+        results["p50_ours"].append(statistics.median(latencies))
         return args.single
 
     async def raw_single() -> int:
         stream = f"raw-single-{uuid.uuid4()}"
+        latencies = []
         for _ in range(args.single):
-            await raw_conn.execute(RAW_INSERT, raw.row(stream, make_event(next(counter))))
+            row = raw.row(stream, make_event(next(counter)))
+            start = time.perf_counter()
+            await raw_conn.execute(RAW_INSERT, row)
+            latencies.append(time.perf_counter() - start)
+        results["p50_raw"].append(statistics.median(latencies))
         return args.single
+
+    async def alternating_single() -> int:
+        """One writer, its appends alternately through EventLog.append and straight on a pool
+        connection (as before group commit): what the committer adds to a lone append's latency."""
+        stream = f"alternating-{uuid.uuid4()}"
+        ours, ungrouped = [], []
+        for version in range(args.single):
+            event = make_event(next(counter))
+            start = time.perf_counter()
+            if version % 2:
+                async with log.pool.connection() as conn:
+                    await log.append_in(conn, stream, [event], expected_version=version)
+                ungrouped.append(time.perf_counter() - start)
+            else:
+                await log.append(stream, [event], expected_version=version)
+                ours.append(time.perf_counter() - start)
+        results["p50_alternating_ours"].append(statistics.median(ours))
+        results["p50_alternating_ungrouped"].append(statistics.median(ungrouped))
+        return args.single
+
+    # Many writers at once (many engagements on one process): each its own stream, one event per append.
+    async def ours_writer(n: int) -> int:
+        stream = f"writer-{uuid.uuid4()}"
+        for version in range(n):
+            await log.append(stream, [make_event(next(counter))], expected_version=version)
+        return n
+
+    async def ungrouped_writer(n: int) -> int:  # each append its own transaction on its own connection
+        stream = f"ungrouped-writer-{uuid.uuid4()}"
+        for version in range(n):
+            event = make_event(next(counter))
+            async with log.pool.connection() as conn:
+                await log.append_in(conn, stream, [event], expected_version=version)
+        return n
+
+    async def raw_writer(conn: psycopg.AsyncConnection[Any], n: int) -> int:
+        stream = f"raw-writer-{uuid.uuid4()}"
+        for _ in range(n):
+            await conn.execute(RAW_INSERT, raw.row(stream, make_event(next(counter))))
+        return n
+
+    async def ours_concurrent() -> int:
+        counts = await asyncio.gather(*(ours_writer(args.concurrent_events) for _ in range(args.writers)))
+        return sum(counts)
+
+    async def ungrouped_concurrent() -> int:
+        counts = await asyncio.gather(
+            *(ungrouped_writer(args.concurrent_events) for _ in range(args.writers))
+        )
+        return sum(counts)
+
+    async def raw_concurrent() -> int:
+        counts = await asyncio.gather(*(raw_writer(c, args.concurrent_events) for c in raw_writers))
+        return sum(counts)
 
     async def ours_batch() -> int:
         stream = f"batch-{uuid.uuid4()}"
@@ -160,8 +236,12 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     for _ in range(args.rounds):
         results["single_raw"].append(await timed(raw_single))
         results["single_ours"].append(await timed(ours_single))
+        await alternating_single()
         results["batch_raw"].append(await timed(raw_batch))
         results["batch_ours"].append(await timed(ours_batch))
+        results["concurrent_raw"].append(await timed(raw_concurrent))
+        results["concurrent_ours"].append(await timed(ours_concurrent))
+        results["concurrent_ungrouped"].append(await timed(ungrouped_concurrent))
     copy_eps = await timed(raw_copy)
 
     # Fill the log to the verify size, then verify it whole vs a raw SELECT of the same rows.
@@ -201,27 +281,24 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         verify_raw.append(await timed(raw_select))
         verify_ours.append(await timed(ours_verify))
 
-    # Many writers at once: each its own stream, single-event appends, sharing the one log.
-    async def writer(n: int) -> int:
-        stream = f"writer-{uuid.uuid4()}"
-        for version in range(n):
-            await log.append(stream, [make_event(next(counter))], expected_version=version)
-        return n
-
-    async def concurrent() -> int:
-        counts = await asyncio.gather(*(writer(args.concurrent_events) for _ in range(16)))
-        return sum(counts)
-
-    concurrent_eps = await timed(concurrent)
     entry_bytes = len(encode_batch("s", [make_event(0)])[0])
     await raw_conn.close()
+    for conn in raw_writers:
+        await conn.close()
     await log.close()
 
-    best = {k: max(v) for k, v in results.items()}
+    best = {k: max(v) for k, v in results.items() if not k.startswith("p50")}
+    p50 = {k: min(v) for k, v in results.items() if k.startswith("p50")}
+    p50_ours, p50_raw = p50["p50_ours"], p50["p50_raw"]
     return {
         "append_single_ours_eps": round(best["single_ours"]),
         "append_single_raw_eps": round(best["single_raw"]),
         "append_single_ratio": round(best["single_ours"] / best["single_raw"], 3),
+        "append_single_p50_us_ours": round(p50_ours * 1e6),
+        "append_single_p50_us_raw": round(p50_raw * 1e6),
+        "append_single_p50_ratio": round(p50_ours / p50_raw, 3),
+        "append_single_p50_us_alternating_ours": round(p50["p50_alternating_ours"] * 1e6),
+        "append_single_p50_us_alternating_ungrouped": round(p50["p50_alternating_ungrouped"] * 1e6),
         "append_batch_ours_eps": round(best["batch_ours"]),
         "append_batch_raw_eps": round(best["batch_raw"]),
         "append_batch_ratio": round(best["batch_ours"] / best["batch_raw"], 3),
@@ -230,8 +307,13 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         "verify_raw_eps": round(max(verify_raw)),
         "verify_ratio": round(max(verify_ours) / max(verify_raw), 3),
         "verify_size": args.verify_size,
-        "concurrent_writers": 16,
-        "concurrent_writers_eps": round(concurrent_eps),
+        "concurrent_writers": args.writers,
+        "concurrent_writers_eps": round(best["concurrent_ours"]),
+        "concurrent_writers_raw_eps": round(best["concurrent_raw"]),
+        "concurrent_writers_ratio": round(best["concurrent_ours"] / best["concurrent_raw"], 3),
+        "concurrent_writers_ungrouped_eps": round(best["concurrent_ungrouped"]),
+        "group_commit_speedup": round(best["concurrent_ours"] / best["concurrent_ungrouped"], 3),
+        "largest_group": log.committer.stats.largest_group,
         "entry_bytes": entry_bytes,
         "rounds": args.rounds,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -245,7 +327,8 @@ async def main() -> None:
     parser.add_argument("--single", type=int, default=1500, help="events per single-append round")
     parser.add_argument("--batches", type=int, default=20, help="batches of 1,000 per batch round")
     parser.add_argument("--verify-size", type=int, default=100_000, help="log size for the verify figure")
-    parser.add_argument("--concurrent-events", type=int, default=200, help="events per concurrent writer")
+    parser.add_argument("--concurrent-events", type=int, default=200, help="appends per concurrent writer")
+    parser.add_argument("--writers", type=int, default=16, help="concurrent writers (ours and raw alike)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
@@ -282,7 +365,22 @@ async def main() -> None:
         f"  verify {figures['verify_size']:,} events           : ours {figures['verify_ours_eps']:>8,}"
         f"   raw SELECT     {figures['verify_raw_eps']:>8,}   ratio {figures['verify_ratio']}"
     )
-    print(f"  16 concurrent writers           : ours {figures['concurrent_writers_eps']:>8,}")
+    print(
+        f"  append, 1 event, median latency : ours {figures['append_single_p50_us_ours']:>6,} µs"
+        f"   raw INSERT    {figures['append_single_p50_us_raw']:>6,} µs   ratio {figures['append_single_p50_ratio']}"
+    )
+    print(
+        f"    alternating with no committer : ours {figures['append_single_p50_us_alternating_ours']:>6,} µs"
+        f"   ungrouped     {figures['append_single_p50_us_alternating_ungrouped']:>6,} µs"
+    )
+    print(
+        f"  {figures['concurrent_writers']} concurrent writers           : ours {figures['concurrent_writers_eps']:>8,}"
+        f"   raw INSERTs    {figures['concurrent_writers_raw_eps']:>8,}   ratio {figures['concurrent_writers_ratio']}"
+    )
+    print(
+        f"    the same without group commit : ours {figures['concurrent_writers_ungrouped_eps']:>8,}"
+        f"   (group commit x{figures['group_commit_speedup']}; largest group {figures['largest_group']})"
+    )
     print(json.dumps(figures))
 
 

@@ -4,7 +4,9 @@
 the role on every new connection, so even an administrator's URL appends with the writer's rights).
 Every append is one call of ``eventlog.append()`` in the database, which serialises appends, assigns
 positions, checks the expected version, de-duplicates event ids and extends the hash chain (see
-``migrations/0001_event_log.sql``).
+``migrations/0001_event_log.sql``). ``EventLog.append`` goes through the log's group committer
+(``group_commit``): appends that arrive while a commit is in flight share the next commit, each still
+checked and answered on its own, none waiting when nothing else is in flight.
 
 After an append commits, a background task sends ``NOTIFY eventlog_appended`` on its own connection,
 coalescing bursts: subscribers use it only to wake up early, and the append transaction never holds
@@ -28,8 +30,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from .canonical import canonical_json
 from .checkpoint import Signer
-from .errors import ConcurrencyError, DuplicateEventError, EventLogError
+from .errors import EventLogError, error_for
 from .events import AppendResult, NewEvent, RecordedEvent
+from .group_commit import GroupCommitter
 from .migrate import WRITER_ROLE
 from .upcasting import UpcasterRegistry
 from .writers import signed
@@ -91,6 +94,7 @@ class EventLog:
         self.pool = pool
         self.upcasters = upcasters
         self.signer = signer
+        self.committer = GroupCommitter(pool)
         self.notify_interval = 0.02  # seconds between wake-ups at most: coalesces bursts of appends
         self._notify_wanted = asyncio.Event()
         self._notifier: asyncio.Task[None] | None = None
@@ -125,6 +129,7 @@ class EventLog:
         return cls(pool, upcasters, signer)
 
     async def close(self) -> None:
+        await self.committer.drain()
         if self._notifier is not None:
             self._notifier.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -147,15 +152,20 @@ class EventLog:
         *,
         signer: Signer | None = None,
     ) -> AppendResult:
-        """Append ``events`` to ``stream_id`` in one transaction.
+        """Append ``events`` to ``stream_id`` in one transaction, durably before it returns.
 
         ``expected_version`` is the version the caller last saw (0 for a stream not yet written), or
         ``None`` to append whatever the version. Raises ``ConcurrencyError`` when the stream moved on;
         re-appending events whose ids are all stored returns their stored positions, appending nothing.
         Each event is signed by ``signer`` (else the log's own, if it has one; see ``writers``).
+
+        Appends made while another is committing share the next commit with each other (group commit,
+        see ``group_commit``); each is checked, refused or stored as if it were alone.
         """
-        async with self.pool.connection() as conn:
-            result = await self.append_in(conn, stream_id, events, expected_version, signer=signer)
+        entries = encode_batch(stream_id, events, signer=signer or self.signer)
+        result = await self.committer.append(
+            stream_id, expected_version, [e.event_id for e in events], entries
+        )
         if not result.duplicate:
             self._wake_subscribers()
         return result
@@ -294,13 +304,7 @@ class EventLog:
 
 
 def _translate(exc: psycopg.Error, stream_id: str, expected: int | None) -> Exception:
-    state = exc.sqlstate
-    if state == "CP001" and exc.diag.message_detail is not None:
-        return ConcurrencyError(
-            stream_id, expected if expected is not None else -1, int(exc.diag.message_detail)
-        )
-    if state in ("CP002", "23505"):
-        return DuplicateEventError(exc.diag.message_primary or str(exc))
-    if state == "42883" or state == "3F000":
-        return EventLogError("the event log's tables are missing: run `coproduce db migrate` first")
-    return exc
+    own = error_for(
+        exc.sqlstate, exc.diag.message_primary or str(exc), exc.diag.message_detail, stream_id, expected
+    )
+    return own if own is not None else exc
