@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.engagement import EngagementState, RecognitionAccount
 from domain.events.gates import VoteChoice
+from domain.rules.changes import cosign_refusal, cosigning_waits_for
 from domain.rules.eligibility import eligibility, vote_refusal
 from domain.rules.quorum import tally
 from workflows import messages as m
@@ -131,10 +132,28 @@ class Expiring:
 
 
 @dataclass(frozen=True)
+class ChangeToCosign:
+    """A change that weakens the engagement, waiting for co-signers from the person's group (the plan's
+    change policy): what it would do, in plain words, and whether they may co-sign it."""
+
+    engagement_id: str
+    title: str
+    change_id: str
+    what: str
+    weakens: tuple[str, ...]
+    proposed_by: str
+    proposed_at: datetime
+    waiting_for: tuple[str, ...]
+    may_cosign: bool
+    why_not: str | None  # one sentence, when they may not
+
+
+@dataclass(frozen=True)
 class Waiting:
     """Across every engagement the person belongs to: what waits for them."""
 
     gates: list[GateToDecide] = field(default_factory=list)
+    changes: list[ChangeToCosign] = field(default_factory=list)
     check_ins: list[Place] = field(default_factory=list)  # engagements where a check-in is due from them
     expiring: list[Expiring] = field(default_factory=list)
     votes: list[VoteCastByMe] = field(default_factory=list)
@@ -186,6 +205,7 @@ async def waiting(services: Services, current: Session) -> Waiting:
                     vote.choice if vote else None, gate.opened_at + timedelta(days=phase.escalate_after_days),
                 )
             )  # fmt: skip
+        found.changes.extend(_changes_for(here))
         if _check_in_due(state, here.person_id, now):
             found.check_ins.append(here)
         person = state.people.get(here.person_id)
@@ -210,6 +230,64 @@ async def waiting(services: Services, current: Session) -> Waiting:
     found.gates.sort(key=lambda g: (not g.may_vote, g.escalates_on or datetime.max.replace(tzinfo=UTC)))
     found.votes.sort(key=lambda v: v.cast_at, reverse=True)
     return found
+
+
+def _changes_for(here: Place) -> list[ChangeToCosign]:
+    """The changes waiting in ``here`` that ask for a co-signer from the person's group."""
+    state = here.status.state
+    person = state.people.get(here.person_id)
+    found = []
+    for change in state.changes.values():
+        if change.status != "waiting" or person is None or person.constituency not in change.needs:
+            continue
+        what = (
+            f"lift the comfort hold on the phase '{change.phase_id}' for its next round"
+            if change.kind == "pace_override"
+            else "amend the plan"
+        )
+        refusal = cosign_refusal(state, change, here.person_id)
+        found.append(
+            ChangeToCosign(
+                here.engagement_id, here.title, change.change_id, what, change.weakens, change.proposed_by,
+                change.proposed_at, tuple(cosigning_waits_for(change)), refusal is None, refusal,
+            )
+        )  # fmt: skip
+    return found
+
+
+async def change_to_cosign(
+    services: Services, current: Session, engagement_id: str, change_id: str
+) -> ChangeToCosign:
+    """One change waiting for the person's co-signature (not here: the same page as any other address)."""
+    here = await place(services, current, engagement_id)
+    for change in _changes_for(here):
+        if change.change_id == change_id:
+            return change
+    raise NotHere(NOT_HERE)
+
+
+async def cosign(
+    services: Services, current: Session, engagement_id: str, change_id: str, *, update_id: str | None = None
+) -> m.UpdateResult:
+    """Co-sign a change as the signed-in person; refused with the domain's sentence when it cannot count."""
+    here = await place(services, current, engagement_id)
+    message = request(m.CosignChange, by=here.person_id, change_id=change_id)
+    return await submit(services, actor_for(here, current), engagement_id, message, update_id=update_id)
+
+
+async def decline(
+    services: Services,
+    current: Session,
+    engagement_id: str,
+    change_id: str,
+    reason: str,
+    *,
+    update_id: str | None = None,
+) -> m.UpdateResult:
+    """Decline to co-sign a change as the signed-in person, saying why: it never takes effect."""
+    here = await place(services, current, engagement_id)
+    message = request(m.DeclineChange, by=here.person_id, change_id=change_id, reason=reason)
+    return await submit(services, actor_for(here, current), engagement_id, message, update_id=update_id)
 
 
 async def _vote_positions(services: Services, here: Place) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""The approvers' pages: what waits for me, a gate and my vote on it, its receipt, a check-in, my record.
+"""The approvers' pages: what waits for me, a gate and my vote on it, its receipt, a check-in, a change to
+co-sign or decline, my record.
 
 Each handler reads the request, calls one use case of ``application.participation`` and renders a
 template; the person acting is the session's, in the engagement named in the address only if they
@@ -36,6 +37,8 @@ CHOICES = {
 CHECK_FIELDS = frozenset({"choice", "reason", "change", "key"})
 VOTE_FIELDS = frozenset({"choice", "reason", "key"})
 CHECK_IN_FIELDS = frozenset({"comfort", "note", "key"})
+COSIGN_FIELDS = frozenset({"key"})
+DECLINE_FIELDS = frozenset({"reason", "key"})
 MAX_REASON = 5_000  # characters: several paragraphs; the log's own limit is higher
 MAX_NOTE = 5_000
 _KEY = re.compile(r"[0-9a-f]{32}")
@@ -188,6 +191,71 @@ class Pages:
                 key=key if _KEY.fullmatch(key) else secrets.token_hex(16),
             )  # fmt: skip
         return self.web.page(request, "checked_in.html", check=shown, comfort=int(values["comfort"]))
+
+    # -- changes waiting for my co-signature -----------------------------------------------------------
+    async def change(self, request: Request) -> Response:
+        current = self.web.signed_in(request)
+        engagement_id, change_id = request.path_params["engagement"], request.path_params["change"]
+        shown = await participation.change_to_cosign(self.services, current, engagement_id, change_id)
+        return self.web.page(
+            request, "change.html", change=shown, errors={}, values={}, key=secrets.token_hex(16)
+        )
+
+    async def cosign(self, request: Request) -> Response:
+        return await self._answer_change(request, COSIGN_FIELDS, "cosign")
+
+    async def decline(self, request: Request) -> Response:
+        return await self._answer_change(request, DECLINE_FIELDS, "decline")
+
+    async def _answer_change(self, request: Request, fields: frozenset[str], answer: str) -> Response:
+        """Co-sign or decline a change as the signed-in person; the page again, saying why, if refused."""
+        current = self.web.signed_in(request)
+        form = await self.web.form(request, fields)
+        engagement_id, change_id = request.path_params["engagement"], request.path_params["change"]
+        shown = await participation.change_to_cosign(self.services, current, engagement_id, change_id)
+        values = {"reason": str(form.get("reason", "")).strip()}
+        key = str(form.get("key", ""))
+        errors = {}
+        if answer == "decline" and not values["reason"]:
+            errors["reason"] = "Say why you decline the change."
+        elif len(values["reason"]) > MAX_REASON:
+            errors["reason"] = (
+                f"Your reason is {len(values['reason']):,} characters long; keep it under {MAX_REASON:,}."
+            )
+        if not errors:
+            update_id = f"web-{answer}-{shown.change_id}-{key}" if _KEY.fullmatch(key) else None
+            try:
+                if answer == "cosign":
+                    await participation.cosign(
+                        self.services, current, engagement_id, change_id, update_id=update_id
+                    )
+                else:
+                    await participation.decline(
+                        self.services,
+                        current,
+                        engagement_id,
+                        change_id,
+                        values["reason"],
+                        update_id=update_id,
+                    )
+            except NotFound:
+                raise
+            except Exception as exc:
+                said = sentence(exc, engagement_id)
+                if said is None:
+                    raise
+                errors["reason" if answer == "decline" else "cosign"] = _capital(said)
+        if errors:
+            return self.web.page(
+                request, "change.html", 400, change=shown, errors=errors, values=values,
+                key=key if _KEY.fullmatch(key) else secrets.token_hex(16),
+            )  # fmt: skip
+        done = (
+            "You co-signed the change. It takes effect once everyone it waits for has co-signed."
+            if answer == "cosign"
+            else "You declined the change: it will not take effect."
+        )
+        return self.web.page(request, "change.html", change=shown, errors={}, values={}, done=done)
 
     # -- my record -----------------------------------------------------------------------------------
     async def record(self, request: Request) -> Response:

@@ -101,7 +101,8 @@ def _gate_weakenings(phase_id: str, old: Gate, new: Gate) -> list[str]:
     for constituency, count in old.quorum.items():
         now = new.quorum.get(constituency, 0)
         if now < count:
-            found.append(f"gate '{phase_id}' needs {now} {constituency} approvals, not {count}")
+            group = _GROUP[constituency]
+            found.append(f"gate '{phase_id}' needs {_approvals(now, group)}, not {count}")
     if old.approvals_required and (new.approvals_required or 0) < old.approvals_required:
         found.append(
             f"gate '{phase_id}' needs {new.approvals_required or 'no set number of'} approvals, "
@@ -123,6 +124,12 @@ def _gate_weakenings(phase_id: str, old: Gate, new: Gate) -> list[str]:
     if old.evidence.readiness_reassessed and not new.evidence.readiness_reassessed:
         found.append(f"gate '{phase_id}' no longer waits for a readiness re-assessment")
     return found
+
+
+def _approvals(count: int, group: str) -> str:
+    return (
+        f"{count} approval{'' if count == 1 else 's'} from a {group}" if count else f"no {group}'s approval"
+    )
 
 
 def _pace_weakenings(old: Plan, new: Plan) -> list[str]:

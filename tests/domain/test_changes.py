@@ -177,9 +177,9 @@ def test_a_co_signed_override_lasts_for_the_gates_next_round_only() -> None:
 def test_an_amendment_that_lowers_a_quorum_is_refused_until_co_signed() -> None:
     story = held().on(16)
     new = lowered_quorum(story.state.require_plan())
-    assert weakenings(story.state, new) == ["gate 'widen' needs 1 service_user approvals, not 2"]
+    assert weakenings(story.state, new) == ["gate 'widen' needs 1 approval from a service user, not 2"]
     with pytest.raises(
-        DomainError, match=r"weakens the engagement .*needs 1 service_user approvals.* co-signers"
+        DomainError, match=r"weakens the engagement .*needs 1 approval from a service user.* co-signers"
     ):
         story.record(amendment(story, new))
     proposal = ChangeProposed(

@@ -40,7 +40,7 @@ async def test_a_lowered_quorum_waits_for_a_board_member_and_a_tenant_before_it_
     status = await _status(handle)
     [waiting] = status.changes_waiting
     assert waiting.proposed_by == "f01" and waiting.kind == "amendment"
-    assert waiting.weakens == [f"gate '{first}' needs 0 partner approvals, not 1"]
+    assert waiting.weakens == [f"gate '{first}' needs no partner's approval, not 1"]
     assert waiting.waiting_for == ["1 decision maker to co-sign", "1 service user to co-sign"]
     assert status.state.require_plan().phases[0].gate.quorum["partner"] == 1  # not in effect yet
 
