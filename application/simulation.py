@@ -209,7 +209,10 @@ class ScriptedPeople:
         if not state.assessments:
             await self.send(W.record_assessment, assessment(me))
         if state.evaluation_agreed_at is None:
-            deciders = [p.id for p in plan.people if p.constituency in ("decision_maker", "service_user")][:2]
+            deciders = [  # a decision maker and a service user agree it, with the facilitator
+                next(p.id for p in plan.people if p.constituency == group and p.cohort == "initial")
+                for group in ("decision_maker", "service_user")
+            ]
             await self.send(W.agree_evaluation_strategy, m.AgreeEvaluationStrategy(agreed_by=(me, *deciders)))
             for indicator in plan.evaluation.indicators:
                 if state.indicators[indicator.key].baseline_recorded_at is None:

@@ -7,9 +7,9 @@ source. Milestones say when indicators are measured: at the end of a phase or on
 
 from datetime import date
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
-from domain.vocabulary import Direction, DomainModel, Identifier, PositiveDays, ShortText
+from domain.vocabulary import Constituency, Direction, DomainModel, Identifier, PositiveDays, ShortText
 
 
 class Outcome(DomainModel):
@@ -59,3 +59,6 @@ class EvaluationStrategy(DomainModel):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     indicators: tuple[Indicator, ...] = Field(min_length=1)
     milestones: tuple[Milestone, ...] = ()
+    # Who must agree the strategy before anything is measured: how many people of each group (left out,
+    # anyone in the engagement may agree it, as plans written before this could).
+    agreed_by: dict[Constituency, PositiveInt] | None = None

@@ -11,6 +11,8 @@ deciding. These checks read the plan against the practice (DESIGN.md, "The pract
   phase, or a readiness re-assessment its gate asks for);
 - **everybody comfortable**: comfort is judged group by group (``pace.comfort_by: each_constituency``),
   not as one average over everyone in which comfortable staff hide uneasy tenants;
+- **success agreed together**: the evaluation strategy is agreed by service users (or carers) and at
+  least one other group (``evaluation.agreed_by``);
 - **no one hollows it out alone**: the plan has a ``changes`` policy, so an amendment that weakens a
   gate or the pace policy, and an override of a comfort hold, need co-signers (``domain.change_policy``);
 - **measure what lasts**: no milestone that can never fall due. The engagement completes when its last
@@ -41,6 +43,7 @@ def fidelity_warnings(plan: Plan) -> list[PlanProblem]:
     warnings += _lived_experience_never_decides(plan)
     warnings += _no_assessment_before_first_gate(plan)
     warnings += _comfort_averaged(plan)
+    warnings += _evaluation_agreed_by_one_group(plan)
     warnings += _changes_unguarded(plan)
     warnings += _milestones_never_due(plan)
     return warnings
@@ -114,6 +117,20 @@ def _comfort_averaged(plan: Plan) -> list[PlanProblem]:
             "comfort is one average over everyone, so comfortable staff can hide uneasy service users; set "
             "comfort_by: each_constituency (and minority_signal: true, so one answer at the bottom of the "
             "scale holds a gate)",
+        )
+    ]
+
+
+def _evaluation_agreed_by_one_group(plan: Plan) -> list[PlanProblem]:
+    needed = plan.evaluation.agreed_by
+    if needed and len(needed) > 1 and set(needed) & {"service_user", "carer"}:
+        return []
+    return [
+        PlanProblem(
+            "evaluation.agreed_by",
+            "the evaluation strategy can be agreed by one group alone (or one person), so what counts as "
+            "success may never be agreed with service users; set agreed_by: {decision_maker: 1, "
+            "service_user: 1}",
         )
     ]
 

@@ -111,6 +111,14 @@ def plan_problems(plan: Plan) -> list[PlanProblem]:
                 f"{_num(target)} is above the baseline {_num(baseline)} but direction is 'down' (less is better)",
             )
 
+    for group, count in (plan.evaluation.agreed_by or {}).items():
+        have = sum(1 for person in plan.people if person.constituency == group and person.cohort == "initial")
+        if have < count:
+            add(
+                f"evaluation.agreed_by.{group}",
+                f"needs {count} {group.replace('_', ' ')} to agree the strategy but the initial group has {have}",
+            )
+
     for i, milestone in enumerate(plan.evaluation.milestones):
         path = f"evaluation.milestones[{i}]"
         _check_known(add, f"{path}.indicators", milestone.indicators, indicators, "indicator")

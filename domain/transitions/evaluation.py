@@ -29,6 +29,19 @@ def on_assessment_recorded(state: EngagementState, event: AssessmentRecorded) ->
 
 def on_evaluation_strategy_agreed(state: EngagementState, event: EvaluationStrategyAgreed) -> Updates:
     known_people(state, event, event.agreed_by)
+    needed = state.require_plan().evaluation.agreed_by
+    if needed:
+        groups = [state.people[p].constituency for p in set(event.agreed_by)]
+        short = [
+            f"{count - groups.count(group)} more {group.replace('_', ' ')}"
+            for group, count in needed.items()
+            if groups.count(group) < count
+        ]
+        if short:
+            raise RuleViolation(
+                event, f"the plan asks for the evaluation strategy to be agreed by {_counts(needed)}: "
+                f"it needs {' and '.join(short)}",
+            )  # fmt: skip
     return {"evaluation_agreed_at": event.occurred_at, "evaluation_agreed_by": event.agreed_by}
 
 
@@ -70,3 +83,7 @@ def on_milestone_due(state: EngagementState, event: MilestoneDue) -> Updates:
         due = state.milestones_due[event.milestone_id]
         raise RuleViolation(event, f"milestone '{event.milestone_id}' already fell due on {day(due)}")
     return {"milestones_due": {**state.milestones_due, event.milestone_id: event.occurred_at}}
+
+
+def _counts(needed: dict[str, int]) -> str:
+    return " and ".join(f"{count} {group.replace('_', ' ')}" for group, count in needed.items())

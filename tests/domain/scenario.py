@@ -229,9 +229,11 @@ class Script:
         if day == 2:
             self.assess()
         if day == 4:
-            agreed_by = [
-                p.id for p in self.plan.people if p.constituency in ("decision_maker", "service_user")
-            ][:3]
+            agreed_by = [  # the first decision maker and the first service user, and one more of either
+                next(p.id for p in self.plan.people if p.constituency == group and p.cohort == "initial")
+                for group in ("decision_maker", "service_user")
+            ]
+            agreed_by += [p.id for p in self.plan.people if p.constituency == "decision_maker"][1:2]
             self.send(
                 commands.agree_evaluation_strategy, m.AgreeEvaluationStrategy(agreed_by=tuple(agreed_by))
             )

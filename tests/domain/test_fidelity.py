@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import PlanError
+from domain.errors import DomainError, PlanError
+from domain.events import EvaluationStrategyAgreed
 from domain.fidelity import fidelity_warnings, lived_experience_decides
 from domain.plan import plan_from_yaml
+from tests.domain.helpers import Story
 from tests.domain.plans import SMALL_PLAN_YAML, example_plan
 
 ASSESSED = (
@@ -16,7 +18,9 @@ ASSESSED = (
         "    objectives: [Agree the plan]\n    activities:\n"
         "      - {id: find-out, type: assessment, title: Find out about the organisation}\n",
         1,
-    ).replace("  min_check_ins: 2\n", "  min_check_ins: 2\n  comfort_by: each_constituency\n", 1)
+    )
+    .replace("  min_check_ins: 2\n", "  min_check_ins: 2\n  comfort_by: each_constituency\n", 1)
+    .replace("\nevaluation:\n", "\nevaluation:\n  agreed_by: {decision_maker: 1, service_user: 1}\n", 1)
     + "changes: {}\n"
 )
 
@@ -140,3 +144,30 @@ def test_a_change_policy_names_known_groups_and_co_signers_the_plan_has() -> Non
     assert problems["changes.cosign.carer"] == (
         "asks for 2 co-signer(s) from carer, and the plan has 1; a change could never be co-signed"
     )
+
+
+def test_an_evaluation_agreed_by_one_group_is_warned_of_and_refused_at_runtime() -> None:
+    alone = ASSESSED.replace(
+        "  agreed_by: {decision_maker: 1, service_user: 1}\n", "  agreed_by: {decision_maker: 2}\n"
+    )
+    assert list(warned(alone)) == ["evaluation.agreed_by"]
+    assert list(warned(ASSESSED.replace("  agreed_by: {decision_maker: 1, service_user: 1}\n", ""))) == [
+        "evaluation.agreed_by"
+    ]
+    three_carers = ASSESSED.replace(
+        "  agreed_by: {decision_maker: 1, service_user: 1}\n", "  agreed_by: {carer: 3}\n"
+    )
+    with pytest.raises(PlanError) as refused:
+        plan_from_yaml(three_carers, "plan.yaml")
+    assert str(refused.value) == (
+        "plan.yaml: evaluation.agreed_by.carer: needs 3 carer to agree the strategy but the initial group has 1"
+    )
+    story = Story(plan_from_yaml(ASSESSED, "plan.yaml")).start()
+    with pytest.raises(DomainError) as refused_at_runtime:
+        story.record(EvaluationStrategyAgreed(occurred_at=story.now, agreed_by=("f1", "d1", "d2")))
+    assert str(refused_at_runtime.value).endswith(
+        "the plan asks for the evaluation strategy to be agreed by 1 decision maker and 1 service user: it needs "
+        "1 more service user"
+    )
+    story.record(EvaluationStrategyAgreed(occurred_at=story.now, agreed_by=("d1", "u1")))
+    assert story.state.evaluation_agreed_by == ("d1", "u1")

@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from application.simulation import ScriptedPeople, demo_responses
-from domain.plan import plan_rescheduled
+from domain.plan import Plan, plan_rescheduled
 from eventlog import EventLog, verify_database
 from workflows import messages as m
 from workflows.engagement import EngagementWorkflow as W
@@ -19,26 +19,55 @@ from .invariants import assert_each_update_logged_once, assert_log_matches_statu
 
 
 class OverridingPeople(ScriptedPeople):
-    """The scripted year, and a facilitator who tries to lift the first comfort hold: the override waits
-    for a decision maker and a service user to co-sign it (the plan's change policy)."""
+    """The scripted year, and a facilitator who tries to weaken it alone: early on, an amendment lowering
+    the last gate's quorum; later, an override of the first comfort hold. Each waits for a decision maker
+    and a service user to co-sign it (the plan's change policy) before it takes effect."""
 
     overridden: str | None = None
     waited: list[str] | None = None
+    lowered: str | None = None
 
     async def week(self, status: m.EngagementStatus) -> None:
+        if self.lowered is None and self.weeks >= 2:
+            await self.lower_the_last_quorum(status)
+            status = await self.status()
         held = [p.phase_id for p in status.phases if p.status == "running" and p.held_since is not None]
         if self.overridden is None and held:  # before the week's check-ins, which would release it
             await self.override(held[0], status)
             status = await self.status()
         await super().week(status)
 
+    async def lower_the_last_quorum(self, status: m.EngagementStatus) -> None:
+        last = self.plan.phases[-1]
+        group, count = max(last.gate.quorum.items(), key=lambda item: item[1])
+        gate = last.gate.model_copy(update={"quorum": {**last.gate.quorum, group: count - 1}})
+        phases = [*self.plan.phases[:-1], last.model_copy(update={"gate": gate})]
+        lowered = Plan.model_validate({**self.plan.model_dump(), "phases": [p.model_dump() for p in phases]})
+        amend = m.AmendPlan(by=self.facilitator, plan=lowered, reason="Board numbers are down this year.")
+        proposed = await self.send(W.amend_plan, amend)
+        assert proposed.events == ["change_proposed"]  # not in the plan until co-signed
+        before = (await self.status()).state.require_plan().phases[-1].gate.quorum
+        assert before[group] == count
+        results = await self.cosign(status)
+        assert results[-1].events[:2] == ["change_cosigned", "plan_amended"]
+        after = (await self.status()).state.require_plan().phases[-1].gate.quorum
+        assert after[group] == count - 1
+        self.lowered = f"{last.id}:{group}"
+
     async def override(self, phase_id: str, status: m.EngagementStatus) -> None:
-        state = status.state
         proposed = await self.send(W.override_hold, m.OverrideHold(by=self.facilitator, phase_id=phase_id,
                                                                    reason="The board meets next week."))  # fmt: skip
         assert proposed.events == ["change_proposed"]  # one facilitator alone does not lift it
-        waiting = (await self.status()).changes_waiting
-        self.waited = waiting[0].waiting_for
+        self.waited = (await self.status()).changes_waiting[0].waiting_for
+        results = await self.cosign(status)
+        assert results[0].events == ["change_cosigned"]
+        assert results[1].events[:2] == ["change_cosigned", "pace_overridden"]
+        self.overridden = phase_id
+
+    async def cosign(self, status: m.EngagementStatus) -> list[m.UpdateResult]:
+        """A decision maker and a service user of the initial group co-sign the change waiting."""
+        state = status.state
+        [waiting] = (await self.status()).changes_waiting
         cosigners = [
             next(
                 p
@@ -47,13 +76,10 @@ class OverridingPeople(ScriptedPeople):
             )
             for group in ("decision_maker", "service_user")
         ]
-        results = [
-            await self.send(W.cosign_change, m.CosignChange(by=person, change_id=waiting[0].change_id))
+        return [
+            await self.send(W.cosign_change, m.CosignChange(by=person, change_id=waiting.change_id))
             for person in cosigners
         ]
-        assert results[0].events == ["change_cosigned"]
-        assert results[1].events[:2] == ["change_cosigned", "pace_overridden"]
-        self.overridden = phase_id
 
 
 @pytest.mark.parametrize("plan_name", ["housing-tenant-governance", "mental-health-lived-experience"])
@@ -90,6 +116,8 @@ async def test_a_year_long_engagement_runs_to_completion_and_its_log_folds_to_it
         "1 decision maker to co-sign",
         "1 service user to co-sign",
     ]
+    [amended] = [e.payload for e in events if e.type == "plan_amended"]
+    assert driver.lowered is not None and len(amended["cosigned_by"]) == 2 and amended["amended_by"] == "f01"
     [overridden] = [e.payload for e in events if e.type == "pace_overridden"]
     assert overridden["phase_id"] == driver.overridden and len(overridden["cosigned_by"]) == 2
     decided = [e.payload for e in events if e.type == "gate_decided"]
