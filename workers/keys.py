@@ -2,6 +2,9 @@
 
 - The **master key** wraps the per-person data keys of the people register (``application.privacy.register``).
   Whoever holds it and may read the register can read personal text; it never enters the database.
+  It can be replaced (``coproduce keys rotate-master``): the new key becomes ``COPRODUCE_MASTER_KEY``
+  and the old ones go to ``COPRODUCE_PREVIOUS_MASTER_KEYS`` (or the key file ``master-previous.keys``),
+  which only open data keys wrapped before the rotation (``master_keys``).
 - The **payload keys** encrypt every Temporal payload (``workers.codec``): workflow inputs, updates,
   results, activity inputs and outputs, so a Temporal server (possibly someone else's cloud) never sees
   a name or a reason in clear. Several may be given; the first encrypts, all decrypt, so a key is
@@ -33,6 +36,7 @@ from typing import overload
 
 from pydantic import SecretStr
 
+from application.privacy.master_keys import MasterKeys
 from eventlog import Signer, Verifier
 
 from .settings import Settings
@@ -83,10 +87,30 @@ def master_key(settings: Settings, *, create: bool = True) -> bytes | None:
     unless ``create`` is False (a reader: None when this machine has none)."""
     if settings.master_key is not None:
         return _decode(settings.master_key.get_secret_value(), "COPRODUCE_MASTER_KEY")
-    path = settings.state_dir / "keys" / "master.key"
+    path = settings.master_key_file
     if not create and not path.exists():
         return None
     return _decode(_key_file(path, new_key_text()), f"the master key file {path}")
+
+
+def previous_master_keys(settings: Settings) -> list[bytes]:
+    """Earlier master keys, newest first, which still open data keys wrapped before a rotation:
+    ``COPRODUCE_PREVIOUS_MASTER_KEYS`` (base64 keys separated by commas), else the key file
+    ``<state dir>/keys/master-previous.keys`` (one per line) when there is one, else none."""
+    if settings.previous_master_keys is not None:
+        text, what = settings.previous_master_keys.get_secret_value(), "COPRODUCE_PREVIOUS_MASTER_KEYS"
+    elif settings.previous_master_keys_file.exists():
+        path = settings.previous_master_keys_file
+        text, what = path.read_text(), f"the previous master keys file {path}"
+    else:
+        return []
+    entries = [e.strip() for e in text.replace("\n", ",").split(",") if e.strip()]
+    return [_decode(entry, f"key {n} of {what}") for n, entry in enumerate(entries, 1)]
+
+
+def master_keys(settings: Settings) -> MasterKeys:
+    """The master key ring: the current key (made in the key file on first use) and the previous ones."""
+    return MasterKeys.of(master_key(settings), previous_master_keys(settings))
 
 
 def payload_keys(settings: Settings) -> dict[str, bytes]:
