@@ -1,4 +1,4 @@
-"""``coproduce people ...`` (who takes part, and forgetting someone), ``keys new`` and ``codec-server``.
+"""``coproduce people ...`` (who takes part, and forgetting someone) and ``codec-server``.
 
 Forgetting is ``application.people.forget``: the person's name and data key are destroyed, so their
 sealed text can never be read again, and who asked and why is recorded in the log.
@@ -17,7 +17,6 @@ from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
 from workers.codec import codec
-from workers.keys import new_key_text
 
 from .common import (
     Commands,
@@ -39,7 +38,6 @@ from .engagement_commands import ForReason
 people_app = typer.Typer(
     cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
 )
-keys_app = typer.Typer(cls=Commands, help="Secret keys for settings.", no_args_is_help=True)
 
 
 @people_app.command("list")
@@ -207,15 +205,6 @@ def invite(
     out.print(f"sign-in link: {invitation.link}", highlight=False, soft_wrap=True)
     if card is not None:
         out.print(f"card to print: {card}", highlight=False)
-
-
-@keys_app.command("new")
-def new_key(as_json: bool = JsonOption) -> None:
-    """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY or COPRODUCE_PAYLOAD_KEYS."""
-    if as_json:
-        print_json({"key": new_key_text()})
-        return
-    print(new_key_text())
 
 
 def codec_server(
