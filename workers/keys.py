@@ -5,6 +5,8 @@
   It can be replaced (``coproduce keys rotate-master``): the new key becomes ``COPRODUCE_MASTER_KEY``
   and the old ones go to ``COPRODUCE_PREVIOUS_MASTER_KEYS`` (or the key file ``master-previous.keys``),
   which only open data keys wrapped before the rotation (``master_keys``).
+- The **codec server's token** (``codec_token``): the codec server decrypts Temporal payloads only for
+  a caller who sends it (``COPRODUCE_CODEC_TOKEN``, else the key file ``codec-server.token``).
 - The **payload keys** encrypt every Temporal payload (``workers.codec``): workflow inputs, updates,
   results, activity inputs and outputs, so a Temporal server (possibly someone else's cloud) never sees
   a name or a reason in clear. Several may be given; the first encrypts, all decrypt, so a key is
@@ -31,6 +33,7 @@ import base64
 import binascii
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import overload
 
@@ -111,6 +114,28 @@ def previous_master_keys(settings: Settings) -> list[bytes]:
 def master_keys(settings: Settings) -> MasterKeys:
     """The master key ring: the current key (made in the key file on first use) and the previous ones."""
     return MasterKeys.of(master_key(settings), previous_master_keys(settings))
+
+
+CODEC_TOKEN_CHARS = 32
+
+
+def codec_token(settings: Settings) -> str:
+    """The bearer token the codec server asks for: ``COPRODUCE_CODEC_TOKEN`` (at least 32 characters),
+    else the key file ``<state dir>/keys/codec-server.token`` (mode 0600), made on first use and
+    reused by every codec server of this state directory (``coproduce codec-server``, ``coproduce up``)."""
+    if settings.codec_token is not None:
+        token, what = settings.codec_token.get_secret_value().strip(), "COPRODUCE_CODEC_TOKEN"
+    else:
+        path = settings.codec_token_file
+        token, what = _key_file(path, secrets.token_urlsafe(32)).strip(), f"the codec token file {path}"
+    if len(token) < CODEC_TOKEN_CHARS:
+        raise KeySettingError(
+            f"{what} must be at least {CODEC_TOKEN_CHARS} characters, not {len(token)}; "
+            "make one with `coproduce keys new`"
+        )
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise KeySettingError(f"{what} must be one word of printable characters (no spaces)")
+    return token
 
 
 def payload_keys(settings: Settings) -> dict[str, bytes]:

@@ -1,4 +1,4 @@
-"""``coproduce keys ...``: new keys, the master key's status and its rotation.
+"""``coproduce keys ...`` (new keys, the master key's status and rotation) and ``codec-server``.
 
 Rotating the master key is ``application.keys.rotate_master``: every data key of the people register
 is re-wrapped under the current master key (``COPRODUCE_MASTER_KEY``), opened with the old one
@@ -7,6 +7,7 @@ is re-wrapped under the current master key (``COPRODUCE_MASTER_KEY``), opened wi
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -15,9 +16,10 @@ from rich.table import Table
 
 from application import keys
 from application.privacy.rotation import KeyStatus, Rotation
-from workers.keys import new_key_text
+from workers.codec import codec
+from workers.keys import codec_token, new_key_text
 
-from .common import Commands, JsonOption, out, print_json, run, services
+from .common import Commands, JsonOption, attempt, fail, out, print_json, run, services, settings
 
 keys_app = typer.Typer(
     cls=Commands, help="Secret keys: new ones, and rotating the master key.", no_args_is_help=True
@@ -26,7 +28,8 @@ keys_app = typer.Typer(
 
 @keys_app.command("new")
 def new_key(as_json: bool = JsonOption) -> None:
-    """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY or COPRODUCE_PAYLOAD_KEYS."""
+    """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY, COPRODUCE_PAYLOAD_KEYS or
+    COPRODUCE_CODEC_TOKEN."""
     if as_json:
         print_json({"key": new_key_text()})
         return
@@ -126,3 +129,37 @@ def rotate_master(
         f"in {seconds:.1f} s; every data key is under master key {status.current_key_id}",
         highlight=False,
     )
+
+
+def codec_server(
+    port: int = typer.Option(8089, "--port", help="Port to listen on."),
+    bind: str = typer.Option(
+        "127.0.0.1", "--bind", help="Address to listen on (default: this machine only)."
+    ),
+    origin: list[str] = typer.Option(
+        ["http://localhost:8233"], "--origin", help="Web UI origin allowed to call it (repeatable)."
+    ),
+) -> None:
+    """Serve /decode and /encode for the Temporal web UI and CLI (--codec-endpoint), so people allowed
+    to see Temporal payloads can read them decrypted, to callers sending 'Authorization: Bearer TOKEN'
+    only. TOKEN is COPRODUCE_CODEC_TOKEN (at least 32 characters), else the file
+    <state dir>/keys/codec-server.token (made on first use, mode 0600, shared with `coproduce up`)."""
+    from workers.codec_server import serve
+
+    current = settings()
+    token = attempt(lambda: codec_token(current))
+    try:
+        payload_codec = codec(current)
+    except ValueError as exc:
+        fail(str(exc))
+    where = "COPRODUCE_CODEC_TOKEN" if current.codec_token is not None else str(current.codec_token_file)
+    out.print(
+        f"codec server on http://{bind}:{port} (origins: {', '.join(origin)}); callers need "
+        f'--codec-auth "Bearer TOKEN", TOKEN from {where}; Ctrl-C stops it',
+        highlight=False,
+    )
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            serve(payload_codec, bind, port, origins=origin, token=token)
+    except OSError as exc:
+        fail(f"the codec server cannot listen on {bind}:{port} ({exc.strerror}); choose another --port")

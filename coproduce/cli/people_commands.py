@@ -1,4 +1,4 @@
-"""``coproduce people ...`` (who takes part, and forgetting someone) and ``codec-server``.
+"""``coproduce people ...``: who takes part, their copy of what is held, and forgetting someone.
 
 Forgetting is ``application.people.forget``: the person's name and data key are destroyed, so their
 sealed text can never be read again, and who asked and why is recorded in the log.
@@ -6,7 +6,6 @@ sealed text can never be read again, and who asked and why is recorded in the lo
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import typer
@@ -16,7 +15,6 @@ from application import people, subject_access
 from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
-from workers.codec import codec
 
 from .common import (
     Commands,
@@ -31,7 +29,6 @@ from .common import (
     report_update,
     run,
     services,
-    settings,
 )
 from .engagement_commands import ForReason
 
@@ -205,31 +202,3 @@ def invite(
     out.print(f"sign-in link: {invitation.link}", highlight=False, soft_wrap=True)
     if card is not None:
         out.print(f"card to print: {card}", highlight=False)
-
-
-def codec_server(
-    port: int = typer.Option(8089, "--port", help="Port to listen on."),
-    bind: str = typer.Option(
-        "127.0.0.1", "--bind", help="Address to listen on (default: this machine only)."
-    ),
-    origin: list[str] = typer.Option(
-        ["http://localhost:8233"], "--origin", help="Web UI origin allowed to call it (repeatable)."
-    ),
-    token: str = typer.Option(
-        None,
-        "--token",
-        envvar="COPRODUCE_CODEC_TOKEN",
-        help="Require 'Authorization: Bearer TOKEN' (set it in the web UI's codec settings).",
-    ),
-) -> None:
-    """Serve /decode and /encode for the Temporal web UI and CLI (--codec-endpoint), so people allowed
-    to see Temporal payloads can read them decrypted. Give it only to people who may see personal data."""
-    from workers.codec_server import serve
-
-    try:
-        payload_codec = codec(settings())
-    except ValueError as exc:
-        fail(str(exc))
-    out.print(f"codec server on http://{bind}:{port} (origins: {', '.join(origin)}); Ctrl-C stops it")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(payload_codec, bind, port, origins=origin, token=token)
