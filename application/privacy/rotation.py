@@ -13,6 +13,8 @@ previous key of the ring), wrapped again with the ring's current key.
 - **Complete**: after the pass in key order, keys still wrapped by another key (made meanwhile by a
   process that still had the old key as its current one) are swept from the start, until none is left;
   only then is the rotation marked finished.
+- **One at a time**: a rotation holds a session advisory lock for its whole run; a second one is
+  refused (a killed one's lock goes with its connection).
 - **Checked first**: before anything is written, every master key id in use must be in the ring and
   one key of each must open, so a wrong or missing old key changes nothing.
 """
@@ -31,6 +33,7 @@ from psycopg_pool import AsyncConnectionPool
 from .master_keys import MasterKeyError, MasterKeys
 
 MAX_SWEEPS = 10  # passes over keys made under an old key meanwhile, before giving up on a stray process
+_ONE_AT_A_TIME = "hashtextextended('coproduce/master-key-rotation', 0)"  # a session advisory lock's key
 
 
 @dataclass(frozen=True)
@@ -117,14 +120,18 @@ async def check(pool: AsyncConnectionPool, keys: MasterKeys) -> None:
     """Refuse (``MasterKeyError``) unless this ring opens every data key: each master key id in use is in
     it, and one data key of each (and of those with no id) opens. Writes nothing."""
     async with pool.connection() as conn:
-        rows = await (
-            await conn.execute(
-                "SELECT DISTINCT ON (master_key_id) master_key_id, engagement_id, owner, wrapped_key "
-                "FROM engagements.person_keys WHERE master_key_id IS DISTINCT FROM %s "
-                "ORDER BY master_key_id, engagement_id, owner",
-                (keys.current_id,),
-            )
-        ).fetchall()
+        await _check(conn, keys)
+
+
+async def _check(conn: psycopg.AsyncConnection[Any], keys: MasterKeys) -> None:
+    rows = await (
+        await conn.execute(
+            "SELECT DISTINCT ON (master_key_id) master_key_id, engagement_id, owner, wrapped_key "
+            "FROM engagements.person_keys WHERE master_key_id IS DISTINCT FROM %s "
+            "ORDER BY master_key_id, engagement_id, owner",
+            (keys.current_id,),
+        )
+    ).fetchall()
     unknown = sorted(key_id for key_id, *_ in rows if not keys.opens(key_id))
     if unknown:
         raise MasterKeyError(
@@ -136,10 +143,14 @@ async def check(pool: AsyncConnectionPool, keys: MasterKeys) -> None:
         try:
             keys.unwrap(engagement_id, owner, bytes(wrapped), key_id)
         except MasterKeyError:
+            which = (
+                "the data keys made before key ids were recorded"
+                if key_id is None
+                else f"the data key of {owner} in engagement {engagement_id} (master key {key_id})"
+            )
             raise MasterKeyError(
-                "no master key of this process opens the data keys made before key ids were recorded: put "
-                "the master key they were made with in COPRODUCE_PREVIOUS_MASTER_KEYS and run again "
-                "(nothing was changed)"
+                f"no master key of this process opens {which}: put the master key they were made with in "
+                "COPRODUCE_PREVIOUS_MASTER_KEYS and run again (nothing was changed)"
             ) from None
 
 
@@ -188,70 +199,89 @@ async def rotate(
     ``on_batch(progress, keys in the batch)`` after each. Continues a rotation to the same key cut short before."""
     if batch_size < 1:
         raise ValueError("the batch size must be at least 1")
-    await check(pool, keys)
-    current = keys.current_id
     async with pool.connection() as conn:
-        rotation, cursor = await _start(conn, keys)
-        resumed, sweeps = rotation.resumed, 0
-        while True:
-            async with conn.transaction():
-                query = (
-                    "SELECT engagement_id, owner, wrapped_key, master_key_id FROM engagements.person_keys "
-                    "WHERE master_key_id IS DISTINCT FROM %s"
-                )
-                params: list[Any] = [current]
-                if cursor is not None:
-                    query += " AND (engagement_id, owner) > (%s, %s)"
-                    params += list(cursor)
-                query += " ORDER BY engagement_id, owner LIMIT %s FOR UPDATE"
-                rows = await (await conn.execute(query, [*params, batch_size])).fetchall()
-                if not rows:
-                    left = await (
-                        await conn.execute(
-                            "SELECT count(*) FROM engagements.person_keys WHERE master_key_id IS DISTINCT FROM %s",
-                            (current,),
-                        )
-                    ).fetchone()
-                    if left and left[0] and sweeps < MAX_SWEEPS:  # made under an old key meanwhile
-                        cursor, sweeps = None, sweeps + 1
-                        continue
-                    if left and left[0]:
-                        raise MasterKeyError(
-                            f"{left[0]} data keys keep being made under an old master key: some process "
-                            "still has it as COPRODUCE_MASTER_KEY; restart it with the new key and run "
-                            "this again to finish"
-                        )
-                    done = await (
-                        await conn.execute(
-                            "UPDATE engagements.master_key_rotations SET finished_at = now(), updated_at = now() "
-                            f"WHERE rotation_id = %s RETURNING {_ROTATION_COLUMNS}",
-                            (rotation.rotation_id,),
-                        )
-                    ).fetchone()
-                    return _rotation(done, resumed=resumed)
-                engagements, owners, wrapped = [], [], []
-                for engagement_id, owner, box, by in rows:
-                    data_key = keys.unwrap(engagement_id, owner, bytes(box), by)
-                    engagements.append(engagement_id)
-                    owners.append(owner)
-                    wrapped.append(keys.wrap(engagement_id, owner, data_key)[0])
-                await conn.execute(
-                    "UPDATE engagements.person_keys AS k SET wrapped_key = u.wrapped, master_key_id = %s "
-                    "FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS u(engagement_id, owner, wrapped) "
-                    "WHERE k.engagement_id = u.engagement_id AND k.owner = u.owner",
-                    (current, engagements, owners, wrapped),
-                )
-                cursor = (engagements[-1], owners[-1])
-                row = await (
+        row = await (await conn.execute(f"SELECT pg_try_advisory_lock({_ONE_AT_A_TIME})")).fetchone()
+        if not (row and row[0]):
+            raise MasterKeyError(
+                "another `coproduce keys rotate-master` is running on this database; let it finish "
+                "(or stop it), then run this again to continue"
+            )
+        try:
+            await _check(conn, keys)
+            return await _rotate(conn, keys, batch_size, pause, on_batch)
+        finally:
+            await conn.execute(f"SELECT pg_advisory_unlock({_ONE_AT_A_TIME})")
+
+
+async def _rotate(
+    conn: psycopg.AsyncConnection[Any],
+    keys: MasterKeys,
+    batch_size: int,
+    pause: float,
+    on_batch: Callable[[Rotation, int], None] | None,
+) -> Rotation:
+    current = keys.current_id
+    rotation, cursor = await _start(conn, keys)
+    resumed, sweeps = rotation.resumed, 0
+    while True:
+        async with conn.transaction():
+            query = (
+                "SELECT engagement_id, owner, wrapped_key, master_key_id FROM engagements.person_keys "
+                "WHERE master_key_id IS DISTINCT FROM %s"
+            )
+            params: list[Any] = [current]
+            if cursor is not None:
+                query += " AND (engagement_id, owner) > (%s, %s)"
+                params += list(cursor)
+            query += " ORDER BY engagement_id, owner LIMIT %s FOR UPDATE"
+            rows = await (await conn.execute(query, [*params, batch_size])).fetchall()
+            if not rows:
+                left = await (
                     await conn.execute(
-                        "UPDATE engagements.master_key_rotations SET rewrapped = rewrapped + %s, "
-                        "batches = batches + 1, after_engagement = %s, after_owner = %s, updated_at = now() "
-                        f"WHERE rotation_id = %s RETURNING {_ROTATION_COLUMNS}",
-                        (len(rows), cursor[0], cursor[1], rotation.rotation_id),
+                        "SELECT count(*) FROM engagements.person_keys WHERE master_key_id IS DISTINCT FROM %s",
+                        (current,),
                     )
                 ).fetchone()
-                rotation = _rotation(row, resumed=resumed)
-            if on_batch is not None:
-                on_batch(rotation, len(rows))
-            if pause > 0:
-                await asyncio.sleep(pause)
+                if left and left[0] and sweeps < MAX_SWEEPS:  # made under an old key meanwhile
+                    cursor, sweeps = None, sweeps + 1
+                    continue
+                if left and left[0]:
+                    raise MasterKeyError(
+                        f"{left[0]} data keys keep being made under an old master key: some process "
+                        "still has it as COPRODUCE_MASTER_KEY; restart it with the new key and run "
+                        "this again to finish"
+                    )
+                done = await (
+                    await conn.execute(
+                        "UPDATE engagements.master_key_rotations SET finished_at = now(), updated_at = now() "
+                        f"WHERE rotation_id = %s RETURNING {_ROTATION_COLUMNS}",
+                        (rotation.rotation_id,),
+                    )
+                ).fetchone()
+                return _rotation(done, resumed=resumed)
+            engagements, owners, wrapped = [], [], []
+            for engagement_id, owner, box, by in rows:
+                data_key = keys.unwrap(engagement_id, owner, bytes(box), by)
+                engagements.append(engagement_id)
+                owners.append(owner)
+                wrapped.append(keys.wrap(engagement_id, owner, data_key)[0])
+            await conn.execute(
+                "UPDATE engagements.person_keys AS k SET wrapped_key = u.wrapped, master_key_id = %s "
+                "FROM unnest(%s::text[], %s::text[], %s::bytea[]) AS u(engagement_id, owner, wrapped) "
+                "WHERE k.engagement_id = u.engagement_id AND k.owner = u.owner",
+                (current, engagements, owners, wrapped),
+            )
+            cursor = (engagements[-1], owners[-1])
+            row = await (
+                await conn.execute(
+                    "UPDATE engagements.master_key_rotations SET rewrapped = rewrapped + %s, "
+                    "batches = batches + 1, after_engagement = %s, after_owner = %s, updated_at = now() "
+                    f"WHERE rotation_id = %s RETURNING {_ROTATION_COLUMNS}",
+                    (len(rows), cursor[0], cursor[1], rotation.rotation_id),
+                )
+            ).fetchone()
+            rotation = _rotation(row, resumed=resumed)
+        if on_batch is not None:
+            on_batch(rotation, len(rows))
+        if pause > 0:
+            await asyncio.sleep(pause)

@@ -8,6 +8,7 @@ sealed note in the log opens with the new key alone while the events table stays
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -20,11 +21,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import psycopg
+from typer.testing import CliRunner
 
 from application.privacy.master_keys import MasterKeys, key_id
 from application.privacy.records import sealed_events
 from application.privacy.register import PeopleRegister
 from application.privacy.sealing import open_text
+from coproduce.cli.app import app
 from eventlog import EventLog
 from tests.session_keys import SESSION_KEYS
 from workers.keys import new_key_text
@@ -166,22 +169,29 @@ async def test_a_rotation_killed_half_way_finishes_on_rerun_and_never_touches_th
     assert again.returncode == 0 and json.loads(again.stdout)["rewrapped_now"] == 0
 
 
-def test_bad_keys_change_nothing(database_url: str, tmp_path: Path) -> None:
-    import asyncio
+def cli(state_dir: Path, url: str, *args: str, **keys: str) -> tuple[int, str]:
+    """The command in this process (the bad cases end before doing anything, so no subprocess is needed):
+    its exit status and what it printed on stderr."""
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("COPRODUCE_")}
+    env = {**unset, **environment(state_dir, url, **keys)}
+    env = {k: v for k, v in env.items() if k.startswith("COPRODUCE_")}
+    done = CliRunner().invoke(app, list(args), env=env)
+    assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
+    return done.exit_code, done.stderr
 
+
+def test_bad_keys_change_nothing(database_url: str, tmp_path: Path) -> None:
     asyncio.run(seed(database_url))
     with psycopg.connect(database_url) as conn:  # keys made before migration 0007 recorded no key id
         conn.execute("UPDATE engagements.person_keys SET master_key_id = NULL WHERE engagement_id = 'rot-00'")
     before = keys_by_master(database_url), events_digest(database_url)
     short = base64.b64encode(os.urandom(16)).decode()
+    wrong_old = {"COPRODUCE_MASTER_KEY": NEW, "COPRODUCE_PREVIOUS_MASTER_KEYS": new_key_text()}
     cases = {
         "no old key": ({"COPRODUCE_MASTER_KEY": NEW}, "COPRODUCE_PREVIOUS_MASTER_KEYS"),
-        "wrong old key": (
-            {"COPRODUCE_MASTER_KEY": NEW, "COPRODUCE_PREVIOUS_MASTER_KEYS": new_key_text()},
-            "COPRODUCE_PREVIOUS_MASTER_KEYS",
-        ),
+        "wrong old key": (wrong_old, "COPRODUCE_PREVIOUS_MASTER_KEYS"),
         "short old key": (
-            {"COPRODUCE_MASTER_KEY": NEW, "COPRODUCE_PREVIOUS_MASTER_KEYS": f"{short}"},
+            {"COPRODUCE_MASTER_KEY": NEW, "COPRODUCE_PREVIOUS_MASTER_KEYS": short},
             "must be 32 bytes",
         ),
         "not base64": (
@@ -191,16 +201,23 @@ def test_bad_keys_change_nothing(database_url: str, tmp_path: Path) -> None:
         "no master key": ({"COPRODUCE_PREVIOUS_MASTER_KEYS": OLD}, "no master key"),
     }
     for case, (keys, words) in cases.items():
-        failed = coproduce("keys", "rotate-master", env=environment(tmp_path / "state", database_url, **keys))
-        assert failed.returncode == 1, (case, failed.stdout, failed.stderr)
-        message = failed.stderr.strip()
-        assert message.startswith("error: ") and words in message and "\n" not in message, (case, message)
-        assert "Traceback" not in failed.stderr
-    bad_batch = coproduce(
-        "keys", "rotate-master", "--batch-size", "0",
-        env=environment(tmp_path, database_url, COPRODUCE_MASTER_KEY=NEW, COPRODUCE_PREVIOUS_MASTER_KEYS=OLD),
-    )  # fmt: skip
-    assert bad_batch.returncode == 1 and "--batch-size" in bad_batch.stderr
+        code, message = cli(tmp_path / "state", database_url, "keys", "rotate-master", **keys)
+        message = message.strip()
+        assert code == 1 and message.startswith("error: ") and words in message, (case, message)
+        assert "\n" not in message and "Traceback" not in message, (case, message)
+    good = {"COPRODUCE_MASTER_KEY": NEW, "COPRODUCE_PREVIOUS_MASTER_KEYS": OLD}
+    code, message = cli(tmp_path, database_url, "keys", "rotate-master", "--batch-size", "0", **good)
+    assert code == 1 and "--batch-size" in message
+    with psycopg.connect(database_url) as holder:  # another rotation holds the lock
+        holder.execute("SELECT pg_advisory_lock(hashtextextended('coproduce/master-key-rotation', 0))")
+        code, message = cli(tmp_path, database_url, "keys", "rotate-master", **good)
+    assert code == 1 and "another `coproduce keys rotate-master` is running" in message
     assert (keys_by_master(database_url), events_digest(database_url)) == before
+
+    with psycopg.connect(database_url) as conn:  # every key from before 0007: the wrong key cannot open them
+        conn.execute("UPDATE engagements.person_keys SET master_key_id = NULL")
+    code, message = cli(tmp_path, database_url, "keys", "rotate-master", **wrong_old)
+    assert code == 1 and "opens the data keys made before key ids were recorded" in message
+    assert keys_by_master(database_url) == {None: ENGAGEMENTS * PEOPLE}
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM engagements.master_key_rotations").fetchone() == (0,)
