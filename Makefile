@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.portfolio
+	$(BIN)/python -m bench.master_key_rotation
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow

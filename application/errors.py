@@ -16,6 +16,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import PlanError
 from eventlog import MigrationError
 
+from .privacy.master_keys import MasterKeyError
 from .privacy.register import RegisterError
 
 
@@ -29,7 +30,7 @@ class NotFound(UserError):
 
 def sentence(exc: BaseException, engagement_id: str | None = None) -> str | None:
     """The one sentence for an error we know how to explain (None: a bug, let it show)."""
-    if isinstance(exc, UserError | PlanError | RegisterError | MigrationError):
+    if isinstance(exc, UserError | PlanError | RegisterError | MasterKeyError | MigrationError):
         return str(exc)
     if isinstance(exc, WorkflowUpdateFailedError):
         cause = exc.cause  # the workflow refuses input with an ApplicationError whose message is the sentence

@@ -21,6 +21,7 @@ from eventlog.writers import trusted_writers
 
 from .audit.history import open_log
 from .mail import SmtpServer
+from .privacy.master_keys import MasterKeys
 from .privacy.register import PeopleRegister
 
 
@@ -33,6 +34,8 @@ class Services:
     - ``load_master_key(create)``: the key that wraps the people register's data keys; made on first
       use when ``create`` (a writer), else None where this process has none (a reader, who then sees
       personal text as withheld);
+    - ``load_previous_master_keys()``: older master keys that still open data keys wrapped before a
+      rotation (``COPRODUCE_PREVIOUS_MASTER_KEYS``), newest first;
     - ``load_writer_key()``: the key that signs the events a use case appends itself (forgetting
       someone), the same key the workers sign with;
     - ``load_writer_verifiers()``: the public keys of the installation's writers, whose events are its
@@ -51,6 +54,7 @@ class Services:
     load_writer_key: Callable[[], Signer]
     load_writer_verifiers: Callable[[], list[Verifier] | None]
     task_queue: str
+    load_previous_master_keys: Callable[[], list[bytes]] = list
     load_checkpoint_public_key: Callable[[], str | None] = lambda: None  # for receipts: who signs checkpoints
     web_url: str = "http://localhost:8000"
     smtp_url: str | None = None
@@ -89,9 +93,18 @@ class Services:
         found = self.load_writer_verifiers()
         return trusted_writers(found) if found is not None else None
 
-    def master_key(self) -> bytes | None:
-        """This machine's master key for reading, or None when it has none (never made here)."""
-        return self.load_master_key(False)
+    def master_key(self) -> MasterKeys | None:
+        """This machine's master keys for reading (the current one and the previous ones), or None when
+        it has no current one (never made here)."""
+        key = self.load_master_key(False)
+        return MasterKeys.of(key, self.load_previous_master_keys()) if key is not None else None
+
+    def master_keys(self) -> MasterKeys:
+        """This installation's master keys for writing: the current one (made on first use) and the
+        previous ones."""
+        key = self.load_master_key(True)
+        assert key is not None  # made on first use
+        return MasterKeys.of(key, self.load_previous_master_keys())
 
     @asynccontextmanager
     async def writer_log(self) -> AsyncIterator[EventLog]:
@@ -118,9 +131,7 @@ class Services:
     def register_on(self, log: EventLog) -> PeopleRegister:
         """The people register in ``log``'s database, through its pool, with this installation's master
         key (made on first use)."""
-        key = self.load_master_key(True)
-        assert key is not None  # made on first use
-        return PeopleRegister(log.pool, key)
+        return PeopleRegister(log.pool, self.master_keys())
 
     @asynccontextmanager
     async def register(self) -> AsyncIterator[PeopleRegister]:

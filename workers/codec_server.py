@@ -4,8 +4,10 @@ Temporal's web UI (and ``temporal ... --codec-endpoint URL``) sends payloads as 
 ``{"payloads": [{"metadata": {...base64...}, "data": "base64"}]}``, and shows what comes back. This
 server decrypts them with the installation's payload keys (``workers.codec``), so people allowed to see
 payloads can read them; everyone else sees ciphertext. It listens on this machine only unless told
-otherwise, answers the browser's CORS preflight for the UI's origin, and requires a bearer token when
-one is set. The standard library's threaded HTTP server is enough for the handful of people who use it.
+otherwise, answers the browser's CORS preflight for the UI's origin, and answers ``/decode`` and
+``/encode`` only to a caller who sends its bearer token (``Authorization: Bearer TOKEN``): there is no
+way to run it without one (``workers.keys.codec_token`` says where the token comes from). The standard
+library's threaded HTTP server is enough for the handful of people who use it.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ from temporalio.api.common.v1 import Payloads
 from .codec import EncryptionCodec, PayloadKeyMissing
 
 MAX_BODY = 16 * 1024 * 1024
+MIN_TOKEN_CHARS = 32
 
 
 def make_server(
-    codec: EncryptionCodec, bind: str, port: int, *, origins: Sequence[str], token: str | None
+    codec: EncryptionCodec, bind: str, port: int, *, origins: Sequence[str], token: str
 ) -> ThreadingHTTPServer:
-    """A server ready to ``serve_forever`` (port 0 picks a free one: ``server.server_address``)."""
+    """A server ready to ``serve_forever`` (port 0 picks a free one: ``server.server_address``) that
+    answers only to the holder of ``token`` (at least 32 characters: it guards personal data)."""
+    if not isinstance(token, str) or len(token) < MIN_TOKEN_CHARS:
+        raise ValueError(f"the codec server's token must be at least {MIN_TOKEN_CHARS} characters")
+    expected = f"Bearer {token}".encode()
 
     class Handler(BaseHTTPRequestHandler):
         def _cors(self) -> None:
@@ -52,7 +59,8 @@ def make_server(
             if self.path.rstrip("/").rsplit("/", 1)[-1] not in ("decode", "encode"):
                 self._reply(404, b'{"message": "the codec server answers /decode and /encode"}')
                 return
-            if token and not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {token}"):
+            given = self.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+            if not hmac.compare_digest(given, expected):
                 self._reply(401, b'{"message": "a valid bearer token is required"}')
                 return
             length = int(self.headers.get("Content-Length") or 0)
@@ -74,7 +82,7 @@ def make_server(
     return ThreadingHTTPServer((bind, port), Handler)
 
 
-def serve(codec: EncryptionCodec, bind: str, port: int, *, origins: Sequence[str], token: str | None) -> None:
+def serve(codec: EncryptionCodec, bind: str, port: int, *, origins: Sequence[str], token: str) -> None:
     """Serve until interrupted."""
     with make_server(codec, bind, port, origins=origins, token=token) as server:
         server.serve_forever()

@@ -2,6 +2,11 @@
 
 - The **master key** wraps the per-person data keys of the people register (``application.privacy.register``).
   Whoever holds it and may read the register can read personal text; it never enters the database.
+  It can be replaced (``coproduce keys rotate-master``): the new key becomes ``COPRODUCE_MASTER_KEY``
+  and the old ones go to ``COPRODUCE_PREVIOUS_MASTER_KEYS`` (or the key file ``master-previous.keys``),
+  which only open data keys wrapped before the rotation (``master_keys``).
+- The **codec server's token** (``codec_token``): the codec server decrypts Temporal payloads only for
+  a caller who sends it (``COPRODUCE_CODEC_TOKEN``, else the key file ``codec-server.token``).
 - The **payload keys** encrypt every Temporal payload (``workers.codec``): workflow inputs, updates,
   results, activity inputs and outputs, so a Temporal server (possibly someone else's cloud) never sees
   a name or a reason in clear. Several may be given; the first encrypts, all decrypt, so a key is
@@ -28,11 +33,13 @@ import base64
 import binascii
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import overload
 
 from pydantic import SecretStr
 
+from application.privacy.master_keys import MasterKeys
 from eventlog import Signer, Verifier
 
 from .settings import Settings
@@ -83,10 +90,52 @@ def master_key(settings: Settings, *, create: bool = True) -> bytes | None:
     unless ``create`` is False (a reader: None when this machine has none)."""
     if settings.master_key is not None:
         return _decode(settings.master_key.get_secret_value(), "COPRODUCE_MASTER_KEY")
-    path = settings.state_dir / "keys" / "master.key"
+    path = settings.master_key_file
     if not create and not path.exists():
         return None
     return _decode(_key_file(path, new_key_text()), f"the master key file {path}")
+
+
+def previous_master_keys(settings: Settings) -> list[bytes]:
+    """Earlier master keys, newest first, which still open data keys wrapped before a rotation:
+    ``COPRODUCE_PREVIOUS_MASTER_KEYS`` (base64 keys separated by commas), else the key file
+    ``<state dir>/keys/master-previous.keys`` (one per line) when there is one, else none."""
+    if settings.previous_master_keys is not None:
+        text, what = settings.previous_master_keys.get_secret_value(), "COPRODUCE_PREVIOUS_MASTER_KEYS"
+    elif settings.previous_master_keys_file.exists():
+        path = settings.previous_master_keys_file
+        text, what = path.read_text(), f"the previous master keys file {path}"
+    else:
+        return []
+    entries = [e.strip() for e in text.replace("\n", ",").split(",") if e.strip()]
+    return [_decode(entry, f"key {n} of {what}") for n, entry in enumerate(entries, 1)]
+
+
+def master_keys(settings: Settings) -> MasterKeys:
+    """The master key ring: the current key (made in the key file on first use) and the previous ones."""
+    return MasterKeys.of(master_key(settings), previous_master_keys(settings))
+
+
+CODEC_TOKEN_CHARS = 32
+
+
+def codec_token(settings: Settings) -> str:
+    """The bearer token the codec server asks for: ``COPRODUCE_CODEC_TOKEN`` (at least 32 characters),
+    else the key file ``<state dir>/keys/codec-server.token`` (mode 0600), made on first use and
+    reused by every codec server of this state directory (``coproduce codec-server``, ``coproduce up``)."""
+    if settings.codec_token is not None:
+        token, what = settings.codec_token.get_secret_value().strip(), "COPRODUCE_CODEC_TOKEN"
+    else:
+        path = settings.codec_token_file
+        token, what = _key_file(path, secrets.token_urlsafe(32)).strip(), f"the codec token file {path}"
+    if len(token) < CODEC_TOKEN_CHARS:
+        raise KeySettingError(
+            f"{what} must be at least {CODEC_TOKEN_CHARS} characters, not {len(token)}; "
+            "make one with `coproduce keys new`"
+        )
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise KeySettingError(f"{what} must be one word of printable characters (no spaces)")
+    return token
 
 
 def payload_keys(settings: Settings) -> dict[str, bytes]:

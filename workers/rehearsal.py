@@ -28,7 +28,7 @@ from eventlog import RecordedEvent
 from workers.codec import data_converter
 from workers.database import create_database, embedded_server, migrate_database
 from workers.embedded_postgres import EmbeddedPostgres
-from workers.keys import master_key
+from workers.keys import master_keys
 from workers.running import running_stack
 from workers.settings import Settings
 from workers.temporal_binaries import temporal_test_server
@@ -121,7 +121,7 @@ async def rehearse(
         await migrate_database(url)
         log = await open_event_log(url)
         plan = plan_rescheduled(plan, date.today())
-        register = PeopleRegister(log.pool, master_key(settings))
+        register = PeopleRegister(log.pool, master_keys(settings))
         plan = await register.register(engagement_id, plan)  # as `engagement start` does: names stay here
         try:
             async with (

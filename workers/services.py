@@ -2,8 +2,8 @@
 
 The command line and the web app build one from ``Settings`` (``COPRODUCE_*``): Temporal through
 ``workers.temporal.connect`` (TLS, API key, payload encryption), the log's PostgreSQL from
-``COPRODUCE_DATABASE_URL`` or the running stack (never starting a server by itself), and the master key
-from its setting or key file.
+``COPRODUCE_DATABASE_URL`` or the running stack (never starting a server by itself), and the master keys
+from their settings or key files.
 """
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ from __future__ import annotations
 from application.services import Services
 
 from .database import database_url
-from .keys import checkpoint_signer, master_key, trusted_writer_verifiers, writer_signer
+from .keys import (
+    checkpoint_signer,
+    master_key,
+    previous_master_keys,
+    trusted_writer_verifiers,
+    writer_signer,
+)
 from .running import running_stack
 from .settings import Settings
 from .temporal import connect
@@ -25,6 +31,7 @@ def services_from_settings(settings: Settings) -> Services:
         connect_temporal=lambda: connect(settings),
         database_url=lambda: database_url(settings, start_embedded=False),
         load_master_key=lambda create: master_key(settings, create=create),
+        load_previous_master_keys=lambda: previous_master_keys(settings),
         load_writer_key=lambda: writer_signer(settings),
         load_writer_verifiers=lambda: trusted_writer_verifiers(settings),
         load_checkpoint_public_key=lambda: _checkpoint_public_key(settings),

@@ -19,6 +19,8 @@
 | ``COPRODUCE_SECRETS_DIR`` | a folder of secret files named after the variables (``coproduce_database_url``, ...) | none |
 | ``COPRODUCE_CHECKPOINT_KEY`` | the checkpoint signing key (``PRIVATE+KEY+...``), from a secret store | the key file in the state directory |
 | ``COPRODUCE_MASTER_KEY`` | base64 of 32 random bytes: wraps the people register's data keys (``workers/keys.py``) | the key file in the state directory |
+| ``COPRODUCE_PREVIOUS_MASTER_KEYS`` | earlier master keys (base64, comma-separated, newest first): open data keys wrapped before a rotation (``coproduce keys rotate-master``) | the key file ``master-previous.keys`` in the state directory, if any |
+| ``COPRODUCE_CODEC_TOKEN`` | the bearer token the codec server asks for (at least 32 characters) | the key file ``codec-server.token`` in the state directory, made on first use |
 | ``COPRODUCE_PAYLOAD_KEYS`` | ``id=base64`` entries, comma-separated, the first encrypts: Temporal payload encryption | the key file in the state directory |
 | ``COPRODUCE_WEB_TRUSTED_PROXIES`` | the reverse proxies whose ``X-Forwarded-For``/``-Proto`` the web app believes: IP addresses or networks, comma-separated | none (forwarded headers ignored) |
 """
@@ -69,6 +71,11 @@ class Settings(BaseSettings):
         default=None, description="public keys of other writers whose events are trusted, comma separated"
     )
     master_key: SecretStr | None = None
+    previous_master_keys: SecretStr | None = Field(
+        default=None,
+        description="earlier master keys, base64, comma separated: open keys wrapped before a rotation",
+    )
+    codec_token: SecretStr | None = Field(default=None, description="the codec server's bearer token")
     payload_keys: SecretStr | None = None
     temporal_api_key: SecretStr | None = None
     temporal_tls: bool = False
@@ -99,6 +106,18 @@ class Settings(BaseSettings):
     @property
     def embedded_postgres_dir(self) -> Path:
         return self.state_dir / "postgres"
+
+    @property
+    def master_key_file(self) -> Path:
+        return self.state_dir / "keys" / "master.key"
+
+    @property
+    def previous_master_keys_file(self) -> Path:
+        return self.state_dir / "keys" / "master-previous.keys"
+
+    @property
+    def codec_token_file(self) -> Path:
+        return self.state_dir / "keys" / "codec-server.token"
 
     @property
     def checkpoint_key_file(self) -> Path:

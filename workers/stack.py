@@ -27,7 +27,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -46,6 +45,7 @@ from .codec import codec, data_converter
 from .codec_server import make_server
 from .database import EMBEDDED_DATABASE, ensure_database, migrate_database
 from .embedded_postgres import EmbeddedPostgres
+from .keys import codec_token
 from .mailbox import LocalMailServer
 from .running import StackInfo, StackPaths, alive, lock_is_free, running_stack
 from .settings import Settings
@@ -191,11 +191,12 @@ class Stack:
 
     def start_codec_server(self, ports: dict[str, int]) -> str:
         """Decrypt payloads for the stock CLI, on this machine only, and only for a caller who holds the
-        token it returns (a new one each start, kept in the 0600 stack.json): any process on the machine
-        can reach the port, and decrypted payloads hold personal data. (The dev server's web UI cannot
-        send a token, so it shows payloads encrypted.)"""
+        token it returns (``COPRODUCE_CODEC_TOKEN``, else the 0600 key file ``keys/codec-server.token``
+        that ``coproduce codec-server`` uses too; also kept in the 0600 stack.json): any process on the
+        machine can reach the port, and decrypted payloads hold personal data. (The dev server's web UI
+        cannot send a token, so it shows payloads encrypted.)"""
         ui = f"http://127.0.0.1:{ports['ui']}"
-        token = secrets.token_urlsafe(32)
+        token = codec_token(self.settings)
         try:
             self.codec_server = make_server(
                 codec(self.settings), "127.0.0.1", ports["codec"],

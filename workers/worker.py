@@ -27,7 +27,7 @@ from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
 
 from .database import database_url
-from .keys import master_key, trusted_writer_verifiers, writer_signer
+from .keys import master_keys, trusted_writer_verifiers, writer_signer
 from .observability import report_gauges, runtime, tracing_interceptors
 from .read_models import keep_read_models
 from .search_attributes import ensure_search_attributes
@@ -67,7 +67,7 @@ def build_worker(
     text is sealed with the people register's keys under the master key of ``settings``, and every
     event appended is signed with its writer key."""
     config = settings or Settings()
-    register = PeopleRegister(event_log.pool, master_key(config))
+    register = PeopleRegister(event_log.pool, master_keys(config))
     writer = writer_signer(config)
     activities = EventLogActivities(event_log, register, writer, trusted_writer_verifiers(config) or [])
     return Worker(

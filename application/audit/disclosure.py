@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from application.privacy.master_keys import MasterKeyError, MasterKeys
 from application.privacy.register import PeopleRegister, RegisterError, forgotten_stream
 from application.privacy.sealing import open_sealed
 from domain.events.people import PersonForgotten
@@ -81,7 +82,7 @@ async def forgotten_people(
 
 
 async def register_keys(
-    database_url: str, engagement_id: str, master_key: bytes | None
+    database_url: str, engagement_id: str, master_key: bytes | MasterKeys | None
 ) -> dict[str, bytes] | None:
     """The engagement's data keys when this process has the master key and its login may read the
     register; None otherwise (the reader sees ``(withheld)``)."""
@@ -93,7 +94,12 @@ async def register_keys(
         return None
     try:
         return await PeopleRegister(log.pool, master_key).all_keys(engagement_id)
-    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedTable, RegisterError):
+    except (
+        psycopg.errors.InsufficientPrivilege,
+        psycopg.errors.UndefinedTable,
+        RegisterError,
+        MasterKeyError,
+    ):
         return None
     finally:
         await log.close()
@@ -103,7 +109,7 @@ async def disclosure(
     log: EventLog,
     database_url: str,
     engagement_id: str,
-    master_key: bytes | None,
+    master_key: bytes | MasterKeys | None,
     *,
     personal_text: bool = True,
     writers: Mapping[str, Verifier] | None = None,

@@ -6,33 +6,32 @@ replaced by the person's id (``domain.plan.plan_pseudonymised``), so neither the
 holds a name.
 
 Each person (and the engagement itself, owner ``-``) has a random AES-256 data key, stored wrapped by
-the master key (which lives outside the database, see ``workers.keys``). ``forget`` blanks a person's
-entry, gives them their number ("forgotten person #n") and deletes their key in one transaction: their
-sealed text in the log can never be opened again, and later text of theirs is not stored at all.
+the master key (which lives outside the database, see ``workers.keys``; ``master_keys`` is the ring
+of current and previous master keys, ``rotation`` re-wraps every data key under a new one). ``forget``
+blanks a person's entry, gives them their number ("forgotten person #n") and deletes their key in one
+transaction: their sealed text in the log can never be opened again, and later text of theirs is not
+stored at all.
 
-Tables: ``engagements.people_register`` and ``engagements.person_keys`` (application/migrations/0003).
+Tables: ``engagements.people_register`` and ``engagements.person_keys`` (application/migrations/0003,
+the id of the master key that wraps each data key since 0007).
 The writer role may use them; the auditor role may not read them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg_pool import AsyncConnectionPool
 
 from domain.people import Person
 from domain.plan import Plan, plan_pseudonymised
 
-from .sealing import NONCE_BYTES, new_data_key
-
-MASTER_KEY_BYTES = 32
+from .master_keys import MASTER_KEY_BYTES, MasterKeys
+from .sealing import new_data_key
 
 
 def forgotten_stream(engagement_id: str) -> str:
@@ -58,31 +57,18 @@ class RegisterError(RuntimeError):
 
 
 class PeopleRegister:
-    """The register of one database, through a pool whose connections may use its tables."""
+    """The register of one database, through a pool whose connections may use its tables.
 
-    def __init__(self, pool: AsyncConnectionPool, master_key: bytes) -> None:
-        if len(master_key) != MASTER_KEY_BYTES:
-            raise RegisterError(f"the master key must be {MASTER_KEY_BYTES} bytes, not {len(master_key)}")
+    ``master_keys`` is the master key (bytes) or the ring (``MasterKeys``: the current key, which wraps
+    every data key made here, and the previous keys, which still open data keys made before a rotation)."""
+
+    def __init__(self, pool: AsyncConnectionPool, master_keys: bytes | MasterKeys) -> None:
+        if isinstance(master_keys, bytes) and len(master_keys) != MASTER_KEY_BYTES:
+            raise RegisterError(f"the master key must be {MASTER_KEY_BYTES} bytes, not {len(master_keys)}")
         self.pool = pool
-        self._master = AESGCM(master_key)
+        self.master_keys = MasterKeys.of(master_keys)
 
     # -- keys --------------------------------------------------------------------------------------
-    def _wrap(self, engagement_id: str, owner: str, key: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._master.encrypt(nonce, key, f"{engagement_id}|{owner}".encode())
-
-    def _unwrap(self, engagement_id: str, owner: str, wrapped: bytes) -> bytes:
-        try:
-            return self._master.decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], f"{engagement_id}|{owner}".encode()
-            )
-        except InvalidTag:
-            raise RegisterError(
-                f"the master key does not open the data key of {owner} in engagement {engagement_id}: "
-                "this process has a different master key from the one the keys were made with "
-                "(COPRODUCE_MASTER_KEY, or the key file in the state directory)"
-            ) from None
-
     async def keys_for(self, engagement_id: str, owners: Iterable[str]) -> dict[str, bytes | None]:
         """The data keys of ``owners``, made for those who have none yet; ``None`` for a person who
         was forgotten (their text must not be kept)."""
@@ -99,10 +85,11 @@ class PeopleRegister:
                     for owner in missing:
                         if owner in forgotten:
                             continue
+                        wrapped, wrapped_by = self.master_keys.wrap(engagement_id, owner, new_data_key())
                         await conn.execute(
-                            "INSERT INTO engagements.person_keys (engagement_id, owner, wrapped_key) "
-                            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                            (engagement_id, owner, self._wrap(engagement_id, owner, new_data_key())),
+                            "INSERT INTO engagements.person_keys (engagement_id, owner, wrapped_key, "
+                            "master_key_id) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            (engagement_id, owner, wrapped, wrapped_by),
                         )
                 found = await self._stored_keys(conn, engagement_id, wanted)
         return {owner: found.get(owner) for owner in wanted}
@@ -110,13 +97,16 @@ class PeopleRegister:
     async def _stored_keys(
         self, conn: psycopg.AsyncConnection[Any], engagement_id: str, owners: list[str] | None
     ) -> dict[str, bytes]:
-        query = "SELECT owner, wrapped_key FROM engagements.person_keys WHERE engagement_id = %s"
+        query = (
+            "SELECT owner, wrapped_key, master_key_id FROM engagements.person_keys WHERE engagement_id = %s"
+        )
         params: tuple[Any, ...] = (engagement_id,)
         if owners is not None:
             query += " AND owner = ANY(%s)"
             params += (owners,)
         rows = await (await conn.execute(query, params)).fetchall()
-        return {owner: self._unwrap(engagement_id, owner, bytes(wrapped)) for owner, wrapped in rows}
+        unwrap = self.master_keys.unwrap
+        return {owner: unwrap(engagement_id, owner, bytes(wrapped), by) for owner, wrapped, by in rows}
 
     async def _forgotten_among(
         self, conn: psycopg.AsyncConnection[Any], engagement_id: str, people: list[str]

@@ -2,7 +2,7 @@
 
 Operators start and steer engagements, approvers decide gates, and anyone can check a plan or rehearse
 it; auditors replay and verify the record; the verbs live in ``stack_commands``, ``engagement_commands``,
-``plan_commands`` and ``audit_commands``, and share
+``plan_commands``, ``audit_commands``, ``people_commands`` and ``key_commands`` (among others), and share
 ``common`` (settings, errors as one sentence, talking to an engagement). Every verb reads its settings
 from ``COPRODUCE_*`` variables (see ``workers/settings.py``).
 """
@@ -21,6 +21,7 @@ from workers.settings import Settings
 from . import (
     audit_commands,
     engagement_commands,
+    key_commands,
     mail_commands,
     notice_commands,
     people_commands,
@@ -50,8 +51,8 @@ app.add_typer(engagement_commands.gate_app, name="gate")
 app.add_typer(engagement_commands.ladder_app, name="ladder")
 app.add_typer(audit_commands.audit_app, name="audit")
 app.add_typer(people_commands.people_app, name="people")
-app.add_typer(people_commands.keys_app, name="keys")
-app.command("codec-server")(people_commands.codec_server)
+app.add_typer(key_commands.keys_app, name="keys")
+app.command("codec-server")(key_commands.codec_server)
 app.command("web")(stack_commands.web)
 app.command("mail")(mail_commands.mail)
 app.add_typer(notice_commands.notices_app, name="notices")

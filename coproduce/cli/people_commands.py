@@ -1,4 +1,4 @@
-"""``coproduce people ...`` (who takes part, and forgetting someone), ``keys new`` and ``codec-server``.
+"""``coproduce people ...``: who takes part, their copy of what is held, and forgetting someone.
 
 Forgetting is ``application.people.forget``: the person's name and data key are destroyed, so their
 sealed text can never be read again, and who asked and why is recorded in the log.
@@ -6,7 +6,6 @@ sealed text can never be read again, and who asked and why is recorded in the lo
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import typer
@@ -16,8 +15,6 @@ from application import people, subject_access
 from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
-from workers.codec import codec
-from workers.keys import new_key_text
 
 from .common import (
     Commands,
@@ -32,14 +29,12 @@ from .common import (
     report_update,
     run,
     services,
-    settings,
 )
 from .engagement_commands import ForReason
 
 people_app = typer.Typer(
     cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
 )
-keys_app = typer.Typer(cls=Commands, help="Secret keys for settings.", no_args_is_help=True)
 
 
 @people_app.command("list")
@@ -207,40 +202,3 @@ def invite(
     out.print(f"sign-in link: {invitation.link}", highlight=False, soft_wrap=True)
     if card is not None:
         out.print(f"card to print: {card}", highlight=False)
-
-
-@keys_app.command("new")
-def new_key(as_json: bool = JsonOption) -> None:
-    """Print a new random key (base64 of 32 bytes) for COPRODUCE_MASTER_KEY or COPRODUCE_PAYLOAD_KEYS."""
-    if as_json:
-        print_json({"key": new_key_text()})
-        return
-    print(new_key_text())
-
-
-def codec_server(
-    port: int = typer.Option(8089, "--port", help="Port to listen on."),
-    bind: str = typer.Option(
-        "127.0.0.1", "--bind", help="Address to listen on (default: this machine only)."
-    ),
-    origin: list[str] = typer.Option(
-        ["http://localhost:8233"], "--origin", help="Web UI origin allowed to call it (repeatable)."
-    ),
-    token: str = typer.Option(
-        None,
-        "--token",
-        envvar="COPRODUCE_CODEC_TOKEN",
-        help="Require 'Authorization: Bearer TOKEN' (set it in the web UI's codec settings).",
-    ),
-) -> None:
-    """Serve /decode and /encode for the Temporal web UI and CLI (--codec-endpoint), so people allowed
-    to see Temporal payloads can read them decrypted. Give it only to people who may see personal data."""
-    from workers.codec_server import serve
-
-    try:
-        payload_codec = codec(settings())
-    except ValueError as exc:
-        fail(str(exc))
-    out.print(f"codec server on http://{bind}:{port} (origins: {', '.join(origin)}); Ctrl-C stops it")
-    with contextlib.suppress(KeyboardInterrupt):
-        serve(payload_codec, bind, port, origins=origin, token=token)

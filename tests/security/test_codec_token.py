@@ -49,6 +49,9 @@ def test_the_codec_server_decodes_only_for_the_holder_of_its_token(stack: Stack)
     endpoint, token = str(info["codec_endpoint"]), str(info["codec_token"])
     assert len(token) >= 40
     assert stat.S_IMODE((stack.state_dir / "stack.json").stat().st_mode) == 0o600
+    # The token of `coproduce codec-server` too: the 0600 key file in the state directory, made once.
+    token_file = stack.state_dir / "keys" / "codec-server.token"
+    assert token_file.read_text().strip() == token and stat.S_IMODE(token_file.stat().st_mode) == 0o600
     running = StackInfo(**info)  # type: ignore[arg-type]
     with patch("coproduce.cli.stack_commands.settings", lambda: Settings(state_dir=stack.state_dir)):
         assert token not in json.dumps(described(running))  # `up --json` shows where, never the token

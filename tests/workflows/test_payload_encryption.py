@@ -26,6 +26,7 @@ from workflows.engagement import EngagementWorkflow
 from .conftest import example_plan, start_engagement, wait_until_started
 
 REASON = "My neighbour Mrs Adeyemi at flat 4 was not told about the meeting."
+TOKEN = "a-codec-token-of-at-least-32-characters"  # the codec server refuses shorter ones
 
 
 def _key() -> bytes:
@@ -100,7 +101,7 @@ async def test_payload_keys_rotate_and_plain_payloads_pass_through() -> None:
 
 def test_the_codec_server_decodes_for_the_web_ui_only_with_the_token() -> None:
     codec = EncryptionCodec({"k1": _key()})
-    server = make_server(codec, "127.0.0.1", 0, origins=["http://localhost:8233"], token="s3cret")
+    server = make_server(codec, "127.0.0.1", 0, origins=["http://localhost:8233"], token=TOKEN)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
@@ -124,9 +125,10 @@ def test_the_codec_server_decodes_for_the_web_ui_only_with_the_token() -> None:
             except urllib.error.HTTPError as exc:
                 return exc.code, exc.read(), None
 
-        status, _, _ = post(None)
-        assert status == 401
-        status, answer, origin = post("s3cret")
+        for wrong in (None, TOKEN[:-1], TOKEN + "x"):
+            status, answer, _ = post(wrong)
+            assert status == 401 and REASON.encode() not in answer
+        status, answer, origin = post(TOKEN)
         assert status == 200 and origin == "http://localhost:8233"
         decoded = json_format.Parse(answer, Payloads()).payloads[0]
         assert json.loads(decoded.data) == {"reason": REASON}

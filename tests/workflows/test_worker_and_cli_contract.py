@@ -28,6 +28,8 @@ from workflows.messages import RecordCheckIn
 
 from .conftest import settled_history_length, start_engagement, wait_until_started
 
+TOKEN = "a-codec-token-of-at-least-32-characters"
+
 
 def address(env: WorkflowEnvironment) -> str:
     return env.client.service_client.config.target_host
@@ -148,11 +150,11 @@ async def test_the_stock_cli_encrypts_what_it_sends_through_the_codec_server(
 ) -> None:
     """Typed into the stock CLI, a note reaches Temporal in clear unless the CLI is pointed at a codec
     server (docs/approvers.md); then it is encrypted like everything coproduce sends."""
-    server = make_server(codec(Settings()), "127.0.0.1", 0, origins=[], token="t0ken")
+    server = make_server(codec(Settings()), "127.0.0.1", 0, origins=[], token=TOKEN)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        for i, options in enumerate(((), ("--codec-endpoint", endpoint, "--codec-auth", "Bearer t0ken"))):
+        for i, options in enumerate(((), ("--codec-endpoint", endpoint, "--codec-auth", f"Bearer {TOKEN}"))):
             note = f"Private note {i}: my carer Ms Osei knows my number."
             done = await temporal(
                 dev_env, "workflow", "update", "execute", "--workflow-id", open_engagement,
