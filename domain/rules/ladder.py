@@ -75,3 +75,24 @@ def decisions_made_with_service_users(state: EngagementState) -> tuple[int, int]
     decisions = [d for area in state.decision_areas.values() for d in area.decisions]
     made_with = sum(1 for d in decisions if d.with_service_users and rung_group(d.rung) == "doing with")
     return made_with, len(decisions)
+
+
+def rung_change_refusal(
+    state: EngagementState, area_id: str, to_rung: Rung, agreed_by: tuple[str, ...]
+) -> str | None:
+    """Why a move of ``area_id`` to ``to_rung`` agreed by ``agreed_by`` cannot be recorded, under a plan
+    with a change policy (None: it can). Those who hold the decision today must be party to sharing it
+    (someone holding one of the area's ``holders`` roles), and a move into 'doing with' (co-design,
+    co-production) is agreed with a service user or carer, not announced to them."""
+    area = state.require_plan().areas_by_id[area_id]
+    people = [state.people[p] for p in agreed_by if p in state.people]
+    if area.holders and not any(set(person.roles) & set(area.holders) for person in people):
+        return (
+            f"moving '{area_id}' needs someone who holds it now ({', '.join(area.holders)}) among those who "
+            "agree it"
+        )
+    if rung_group(to_rung) == "doing with" and not any(
+        p.constituency in ("service_user", "carer") for p in people
+    ):
+        return f"moving '{area_id}' to {to_rung} needs a service user or carer among those who agree it"
+    return None

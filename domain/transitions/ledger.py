@@ -6,6 +6,7 @@ from domain.engagement import EngagementState, RecognitionAccount, RungChange
 from domain.errors import RuleViolation, UnknownReference
 from domain.events import ContributionLogged, RecognitionPaid, RungChanged
 from domain.recognition_policy import fee_pence
+from domain.rules.ladder import rung_change_refusal
 from domain.transitions.common import Updates, known_people, known_person
 from domain.vocabulary import evolve, record
 
@@ -23,6 +24,10 @@ def on_rung_changed(state: EngagementState, event: RungChanged) -> Updates:
         )
     if event.to_rung == event.from_rung:
         raise RuleViolation(event, f"decision area '{area.area_id}' is already on '{event.to_rung}'")
+    if state.require_plan().changes is not None:  # plans before the change policy keep their old rule
+        refusal = rung_change_refusal(state, area.area_id, event.to_rung, event.agreed_by)
+        if refusal is not None:
+            raise RuleViolation(event, refusal)
     change = RungChange(
         at=event.occurred_at, from_rung=event.from_rung, to_rung=event.to_rung, agreed_by=event.agreed_by
     )

@@ -211,7 +211,7 @@ def enriched(year: Year, tmp_path_factory: pytest.TempPathFactory) -> Shown:
         RecognitionPaid(occurred_at=at, person_id="t01", fee_pence=2000, expenses_pence=640, form="voucher"),
         RecognitionPaid(occurred_at=at, person_id="c01", fee_pence=0, expenses_pence=1000, form="payment"),
         RungChanged(occurred_at=at, area_id="repairs-policy", from_rung="consultation", to_rung="co-design",
-                    agreed_by=("d01", "t01")),
+                    agreed_by=("d02", "t01")),
     ]  # fmt: skip
     added = [_recorded(before[-1], event, n + 1) for n, event in enumerate(ledger)]
     last = dataclasses.replace(
@@ -405,7 +405,7 @@ def test_recognition_totals_are_the_sums_of_the_accounts(enriched: Shown) -> Non
 def test_a_move_on_the_ladder_shows_who_agreed(enriched: Shown) -> None:
     ladder = enriched.dom.by_id("ladder")
     move = " ".join(ladder.one("table", "ladder-changes").one("tbody").text().split())
-    assert "repairs-policy" in move and "consultation → co-design" in move and "d01, t01" in move
+    assert "repairs-policy" in move and "consultation → co-design" in move and "d02, t01" in move
     assert len(ladder.all("line", "ladder-move")) == len(enriched.events(RungChanged)) == 1
 
 

@@ -4,9 +4,11 @@ import pytest
 
 from domain.errors import RuleViolation
 from domain.events import RungChanged
+from domain.plan import plan_from_yaml
 from domain.rules.ladder import ladder_positions
 from domain.vocabulary import RUNGS, rung_group
 from tests.domain.helpers import Story
+from tests.domain.plans import SMALL_PLAN_YAML
 
 
 def moved(story: Story, area: str, from_rung: str, to_rung: str) -> Story:
@@ -54,3 +56,22 @@ def test_a_rung_change_must_start_from_where_the_area_is() -> None:
 def test_the_ladder_has_seven_rungs_in_three_groups() -> None:
     assert RUNGS[0] == "coercion" and RUNGS[-1] == "co-production" and len(RUNGS) == 7
     assert [rung_group(r) for r in RUNGS] == ["doing to"] * 2 + ["doing for"] * 3 + ["doing with"] * 2
+
+
+def test_under_a_change_policy_the_holders_and_a_service_user_agree_a_move_into_doing_with() -> None:
+    policed = Story(plan_from_yaml(SMALL_PLAN_YAML + "changes: {}\n", "plan.yaml")).start()
+
+    def move(to_rung: str, *agreed_by: str) -> None:
+        at = policed.state.decision_areas["policy"].rung
+        policed.record(RungChanged(occurred_at=policed.now, area_id="policy", from_rung=at, to_rung=to_rung,
+                                   agreed_by=agreed_by))  # fmt: skip
+
+    with pytest.raises(RuleViolation, match=r"moving 'policy' needs someone who holds it now \(board\)"):
+        move("engagement", "d1", "u1")  # d1 is the sponsor; the board holds the policy
+    move("engagement", "d2")
+    with pytest.raises(RuleViolation, match="moving 'policy' to co-design needs a service user or carer"):
+        move("co-design", "d2", "d3")
+    move("co-design", "d2", "c1")
+    assert policed.state.decision_areas["policy"].rung == "co-design"
+    # Without the policy, the rule plans had before it: anyone in the engagement may agree a move.
+    moved(Story().start(), "policy", "consultation", "co-production")
