@@ -27,7 +27,9 @@ pytest: $(STAMP)
 test: lint pytest
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.eventlog
+	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.fold
 	$(BIN)/python -m bench.workflow
 	$(BIN)/python -m bench.privacy

@@ -7,7 +7,8 @@ Forgetting honours a person's right to erasure in a log that cannot change: thei
 register is blanked and their data key destroyed, so their sealed text can never be read again, and a
 ``person_forgotten`` record (who asked, why, when) goes into the log beside the engagement, in the
 stream ``people/<engagement id>``. Decisions, counts and the hash chain are untouched: the log still
-verifies, and the person is shown from then on as "forgotten person #n".
+verifies, and the person is shown from then on as "forgotten person #n". ``forget_everywhere`` does it
+in every engagement the same human takes part in (their sign-in account's memberships).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .audit.history import load, state_as_of
 from .engagements import submit
 from .errors import NotFound, UserError
 from .identity import Actor
+from .identity.sign_in import store_of
 from .privacy.records import sealed_events
 from .privacy.register import forgotten_stream
 from .requests import request as checked
@@ -97,17 +99,57 @@ class Forgotten:
     position: int | None  # of the person_forgotten record; None when an earlier attempt wrote it
 
 
+async def forget_everywhere(
+    services: Services, actor: Actor, engagement_id: str, person_id: str, reason: str
+) -> list[Forgotten]:
+    """Forget the human who is ``person_id`` of ``engagement_id`` in every engagement they take part in:
+    each engagement where their sign-in account is a member (the operator linked them with ``people
+    same``), in one step, as ``forget`` does in each. ``actor`` must be a person of ``engagement_id``;
+    the others record the same request. Everything is checked before anything is destroyed; safe to
+    repeat after a crash (an engagement where they were forgotten already is reported, not redone)."""
+    async with store_of(services) as store:
+        account = await store.account_for(engagement_id, person_id)
+        linked = [pair for pair in await store.memberships(account) if pair != (engagement_id, person_id)]
+    async with services.writer_log() as log:
+        for other, other_person in linked:  # every engagement the account names still exists and holds them
+            state = state_as_of(await load(log, other, Disclosure()))
+            if other_person not in state.people:
+                raise NotFound(f"the account also names {other_person} of {other}, which has no such person")
+    done = [await _forget(services, actor, engagement_id, person_id, reason, again=True)]
+    for other, other_person in linked:
+        done.append(
+            await _forget(services, actor, other, other_person, reason, again=True, requester_here=False)
+        )
+    return done
+
+
 async def forget(
     services: Services, actor: Actor, engagement_id: str, person_id: str, reason: str
 ) -> Forgotten:
     """Forget a person of an engagement at ``actor``'s request: destroy their name and data key, and
     record who asked and why. Checked before anything is destroyed; safe to repeat after a crash."""
+    return await _forget(services, actor, engagement_id, person_id, reason)
+
+
+async def _forget(
+    services: Services,
+    actor: Actor,
+    engagement_id: str,
+    person_id: str,
+    reason: str,
+    *,
+    again: bool = False,
+    requester_here: bool = True,
+) -> Forgotten:
+    """``forget``; ``again``: someone forgotten already is reported as such (not an error);
+    ``requester_here``: the actor must be a person of this engagement."""
     if not reason.strip():
         raise UserError("--reason is empty; say why this person is forgotten (e.g. their request)")
     async with services.writer_log() as log:
         register = services.register_on(log)
         state = state_as_of(await load(log, engagement_id, Disclosure()))
-        for who, what in ((person_id, "to forget"), (actor.person_id, "in --as")):
+        checks = [(person_id, "to forget")] + ([(actor.person_id, "in --as")] if requester_here else [])
+        for who, what in checks:
             if who not in state.people:
                 raise NotFound(
                     f"there is no person '{who}' {what} in engagement {engagement_id}; "
@@ -124,6 +166,11 @@ async def forget(
             raise UserError(f"--reason is not usable: {exc.errors()[0]['msg']}") from None
         already = (await forgotten_people(log, engagement_id)).get(person_id)
         number, when, newly = await register.forget(engagement_id, person_id)
+        if already is not None and again:
+            return Forgotten(
+                engagement_id=engagement_id, person_id=person_id, shown_as=f"forgotten person #{already.number}",
+                forgotten_at=already.occurred_at, newly=False, position=None,
+            )  # fmt: skip
         if already is not None:
             raise UserError(
                 f"{person_id} of {engagement_id} was forgotten already, as forgotten person "

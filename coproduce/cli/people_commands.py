@@ -7,6 +7,7 @@ sealed text can never be read again, and who asked and why is recorded in the lo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -118,20 +119,35 @@ def forget(
     person_id: str = typer.Argument(..., help="The id of the person to forget."),
     reason: str = typer.Option(..., "--reason", help="Why (e.g. the erasure request and its date)."),
     by: str = typer.Option(..., "--as", help="Who asks: the id of a person of the engagement (an operator)."),
+    everywhere: bool = typer.Option(
+        False,
+        "--everywhere",
+        help="Also in every other engagement the same human takes part in (linked with `people same`).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Forget a person: destroy their name and data key, so their text is erased for good, and record
-    who asked and why. Decisions and counts stay as they were; the log still verifies."""
+    who asked and why. Decisions and counts stay as they were; the log still verifies. With
+    --everywhere, in every engagement they take part in, in one step."""
 
-    done = run(lambda: people.forget(services(), acting(by), engagement_id, person_id, reason), engagement_id)
+    def forgetting() -> Any:
+        if everywhere:
+            return people.forget_everywhere(services(), acting(by), engagement_id, person_id, reason)
+        return people.forget(services(), acting(by), engagement_id, person_id, reason)
+
+    found = run(forgetting, engagement_id)
+    done = found if isinstance(found, list) else [found]
     if as_json:
-        print_json({**vars(done), "forgotten_at": done.forgotten_at.isoformat()})
+        rows = [{**vars(d), "forgotten_at": d.forgotten_at.isoformat()} for d in done]
+        print_json(rows if everywhere else rows[0])
         return
-    out.print(
-        f"forgot {done.person_id} of {done.engagement_id}: their name and data key are destroyed, "
-        f"their text in the log can no longer be read, and they are shown as {done.shown_as}",
-        highlight=False,
-    )
+    for d in done:
+        out.print(
+            f"forgot {d.person_id} of {d.engagement_id}: their name and data key are destroyed, "
+            f"their text in the log can no longer be read, and they are shown as {d.shown_as}"
+            + ("" if d.newly or d.position is not None else " (forgotten already)"),
+            highlight=False,
+        )
 
 
 @people_app.command("same")

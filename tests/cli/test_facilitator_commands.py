@@ -171,3 +171,26 @@ def test_outputs_and_decisions_are_recorded_and_status_shows_the_practised_rung(
     assert policy["practised"] == "co-production" and policy["share_with_service_users"] == 1.0
     shown = stack.ok("engagement", "status", ENGAGEMENT).stdout
     assert "Decision areas: agreed and practised" in shown and "100% of 1" in shown
+
+
+def test_a_person_is_forgotten_in_every_engagement_they_take_part_in_in_one_step(stack: Stack) -> None:
+    stack.start_engagement(QUICK_PLAN, "forget-elsewhere")
+    stack.ok("people", "same", ENGAGEMENT, "u3", "forget-elsewhere", "u3")  # the same human on two panels
+    done = stack.ok(
+        "people", "forget", ENGAGEMENT, "u3", "--everywhere", "--as", "f1", "--reason",
+        "Erasure request by email, 2026-12-01.", "--json",
+    )  # fmt: skip
+    forgotten = json.loads(done.stdout)
+    assert [(row["engagement_id"], row["person_id"]) for row in forgotten] == [
+        (ENGAGEMENT, "u3"),
+        ("forget-elsewhere", "u3"),
+    ]
+    for engagement_id in (ENGAGEMENT, "forget-elsewhere"):
+        listed = {
+            row["person_id"]: row
+            for row in json.loads(stack.ok("people", "list", engagement_id, "--json").stdout)
+        }
+        assert "Una" not in json.dumps(listed), listed  # the name is gone from both registers
+    before = stack.head()
+    again = stack.ok("people", "forget", ENGAGEMENT, "u3", "--everywhere", "--as", "f1", "--reason", "Again.")
+    assert again.stdout.count("(forgotten already)") == 2 and stack.head() == before
