@@ -54,6 +54,8 @@ class PersonState(DomainModel):
     from_plan: bool
     trained: dict[str, datetime] = Field(default_factory=dict)
     authorisations: dict[str, tuple[AuthorisationPeriod, ...]] = Field(default_factory=dict)
+    lawful_basis: str | None = None
+    consent_withdrawn_at: datetime | None = None
 
 
 class PaceHold(DomainModel):

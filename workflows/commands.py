@@ -26,12 +26,14 @@ from domain.events import (
     ChangeProposed,
     CheckInRecorded,
     CohortWidened,
+    ConsentWithdrawn,
     ContributionLogged,
     DecisionRecorded,
     EngagementPaused,
     EngagementResumed,
     EvaluationStrategyAgreed,
     Event,
+    LawfulBasisRecorded,
     MeasurementRecorded,
     OricScores,
     OutputRecorded,
@@ -409,6 +411,19 @@ def record_recognition(state: EngagementState, msg: m.RecordRecognition, now: da
             form=msg.form,
         )
     ]
+
+
+def record_lawful_basis(state: EngagementState, msg: m.RecordLawfulBasis, now: datetime) -> list[Event]:
+    _facilitator(state, msg.by, "record a lawful basis")
+    return [
+        _make(
+            LawfulBasisRecorded, occurred_at=now, person_id=msg.person_id, basis=msg.basis, recorded_by=msg.by
+        )
+    ]
+
+
+def withdraw_consent(state: EngagementState, msg: m.WithdrawConsent, now: datetime) -> list[Event]:
+    return [_make(ConsentWithdrawn, occurred_at=now, person_id=msg.person_id, recorded_by=msg.by)]
 
 
 def record_output(state: EngagementState, msg: m.RecordOutput, now: datetime) -> list[Event]:

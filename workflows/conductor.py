@@ -134,7 +134,11 @@ def _decide(state: EngagementState, phase_id: str, now: datetime) -> Event | Non
 def _still_reachable(state: EngagementState, phase_id: str, count: QuorumResult) -> bool:
     """Whether the approvals the gate lacks could still come from the roster's people yet to vote."""
     gate = state.gates[phase_id]
-    voters = [person for person in gate.roster if person not in gate.votes]
+    voters = [  # who may still vote: not those who withdrew their consent
+        person
+        for person in gate.roster
+        if person not in gate.votes and state.people[person].consent_withdrawn_at is None
+    ]
     policy = gate.policy
     needed = (policy.approvals_required or 1) if policy.method == "vote" else 1
     if count.approvals + len(voters) < needed:
@@ -192,7 +196,13 @@ def _after_completion(state: EngagementState, milestone_id: str) -> bool:
 
 def _check_in_round(state: EngagementState, now: datetime) -> list[Event]:
     """A check-in round: remind everyone taking part, and whoever still has to vote or measure."""
-    taking_part = tuple(sorted(p for p, person in state.people.items() if state.takes_part(person)))
+    taking_part = tuple(
+        sorted(
+            p
+            for p, person in state.people.items()
+            if state.takes_part(person) and person.consent_withdrawn_at is None
+        )
+    )
     events: list[Event] = [ReminderSent(occurred_at=now, kind="check_in", person_ids=taking_part)]
     for phase_id in state.running_phases():
         voters = may_still_vote(state, phase_id, now)

@@ -664,6 +664,24 @@ class EngagementWorkflow:
     def _v_request_pause(self, *inputs: Any) -> None:
         self._validate(commands.request_pause, m.RequestPause, inputs)
 
+    @workflow.update(name="record_lawful_basis")
+    async def record_lawful_basis(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``RecordLawfulBasis``."""
+        return await self._handle(commands.record_lawful_basis, m.RecordLawfulBasis, inputs)
+
+    @record_lawful_basis.validator
+    def _v_record_lawful_basis(self, *inputs: Any) -> None:
+        self._validate(commands.record_lawful_basis, m.RecordLawfulBasis, inputs)
+
+    @workflow.update(name="withdraw_consent")
+    async def withdraw_consent(self, *inputs: Any) -> m.UpdateResult:
+        """Takes one ``WithdrawConsent``."""
+        return await self._handle(commands.withdraw_consent, m.WithdrawConsent, inputs)
+
+    @withdraw_consent.validator
+    def _v_withdraw_consent(self, *inputs: Any) -> None:
+        self._validate(commands.withdraw_consent, m.WithdrawConsent, inputs)
+
     @workflow.update(name="record_output")
     async def record_output(self, *inputs: Any) -> m.UpdateResult:
         """Takes one ``RecordOutput``."""
@@ -782,6 +800,8 @@ UPDATES: dict[type[m.Message], Callable[..., Any]] = {
     m.CosignChange: EngagementWorkflow.cosign_change,
     m.DeclineChange: EngagementWorkflow.decline_change,
     m.RequestPause: EngagementWorkflow.request_pause,
+    m.RecordLawfulBasis: EngagementWorkflow.record_lawful_basis,
+    m.WithdrawConsent: EngagementWorkflow.withdraw_consent,
     m.RecordOutput: EngagementWorkflow.record_output,
     m.RecordDecision: EngagementWorkflow.record_decision,
     m.RecordContribution: EngagementWorkflow.record_contribution,

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 from domain.engagement import EngagementState
 from domain.events.gates import VoteChoice
 from domain.events.outputs import OutputKind, OutputStage
+from domain.events.people import LawfulBasis
 from domain.plan import Plan
 from domain.rules.indicators import IndicatorProgress
 from domain.rules.ladder import LadderPosition
@@ -313,6 +314,21 @@ class RecordRecognition(Input):
     fee_pence: NonNegativeInt
     expenses_pence: NonNegativeInt = 0
     form: Literal["payment", "voucher"]
+
+
+class RecordLawfulBasis(Input):
+    """The lawful basis on which a person's data is processed (UK GDPR Article 6)."""
+
+    by: Identifier
+    person_id: Identifier
+    basis: LawfulBasis
+
+
+class WithdrawConsent(Input):
+    """A person withdrew their consent: recorded by them or by a facilitator for them."""
+
+    by: Identifier
+    person_id: Identifier
 
 
 class RecordOutput(Input):

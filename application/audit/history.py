@@ -43,6 +43,7 @@ from domain.events import (
     ChangeProposed,
     CheckInRecorded,
     CohortWidened,
+    ConsentWithdrawn,
     ContributionLogged,
     DecisionRecorded,
     EngagementCompleted,
@@ -56,6 +57,7 @@ from domain.events import (
     GateDecided,
     GateEscalated,
     GateOpened,
+    LawfulBasisRecorded,
     MeasurementRecorded,
     MilestoneDue,
     OutputRecorded,
@@ -571,6 +573,22 @@ def _participant_joined(entry: TimelineEntry, event: ParticipantJoined, after: E
     entry.what = f"{event.person_id} joined as {event.constituency.replace('_', ' ')} ({event.cohort} cohort)"
 
 
+def _lawful_basis_recorded(entry: TimelineEntry, event: LawfulBasisRecorded, after: EngagementState) -> None:
+    entry.person_id, entry.constituency = event.person_id, _constituency(after, event.person_id)
+    entry.detail = {"basis": event.basis, "recorded_by": event.recorded_by}
+    entry.what = (
+        f"{event.person_id}'s data is processed on the lawful basis of {event.basis.replace('_', ' ')}"
+    )
+
+
+def _consent_withdrawn(entry: TimelineEntry, event: ConsentWithdrawn, after: EngagementState) -> None:
+    entry.person_id, entry.constituency = event.person_id, _constituency(after, event.person_id)
+    entry.detail = {"recorded_by": event.recorded_by}
+    entry.what = (
+        f"{event.person_id} withdrew their consent: nothing more is asked of them or recorded from them"
+    )
+
+
 def _cohort_widened(entry: TimelineEntry, event: CohortWidened, after: EngagementState) -> None:
     entry.person_id = event.widened_by
     entry.what = f"the group widened to the wider cohort, in {event.phase_id}"
@@ -801,6 +819,8 @@ DESCRIBERS: dict[type[Event], Describer] = {
     MeasurementRecorded: _measurement,
     MilestoneDue: _milestone_due,
     ParticipantJoined: _participant_joined,
+    LawfulBasisRecorded: _lawful_basis_recorded,
+    ConsentWithdrawn: _consent_withdrawn,
     CohortWidened: _cohort_widened,
     TrainingCompleted: _training_completed,
     AuthorisationGranted: _authorisation_granted,

@@ -119,6 +119,9 @@ def rows_for(engagement_id: str, history: Iterable[Any], first_new: int) -> list
             continue
         record: RecordedEvent = item.record
         for person_id in notice.person_ids:
+            person = state.people.get(person_id)
+            if person is not None and person.consent_withdrawn_at is not None:
+                continue  # they withdrew their consent: nothing more is asked of them
             rows.append((
                 notice_id(record.event_id, person_id), engagement_id, person_id, record.event_id,
                 record.position, notice.kind, notice.reference, record.occurred_at,

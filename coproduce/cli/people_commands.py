@@ -16,6 +16,7 @@ from application import people, subject_access
 from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
+from workflows import messages as m
 
 from .common import (
     Commands,
@@ -31,7 +32,7 @@ from .common import (
     run,
     services,
 )
-from .engagement_commands import ForReason
+from .engagement_commands import As, ForReason, send
 
 people_app = typer.Typer(
     cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
@@ -218,3 +219,35 @@ def invite(
     out.print(f"sign-in link: {invitation.link}", highlight=False, soft_wrap=True)
     if card is not None:
         out.print(f"card to print: {card}", highlight=False)
+
+
+@people_app.command("basis")
+def basis(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="Whose data."),
+    lawful_basis: str = typer.Option(
+        ...,
+        "--basis",
+        help="consent, contract, legal_obligation, vital_interests, public_task or legitimate_interests.",
+    ),
+    by: str = As,
+    update_id: str = UpdateIdOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record the lawful basis on which a person's data is processed (UK GDPR Article 6)."""
+    msg = build(m.RecordLawfulBasis, by=by, person_id=person_id, basis=lawful_basis)
+    send(engagement_id, msg, update_id, as_json, None)
+
+
+@people_app.command("withdraw")
+def withdraw(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="Who withdrew their consent."),
+    by: str = As,
+    for_reason: str = ForReason,
+    update_id: str = UpdateIdOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record that a person withdrew their consent: nothing more is asked of them or recorded from them
+    (what they gave stays; `people forget` erases it)."""
+    send(engagement_id, build(m.WithdrawConsent, by=by, person_id=person_id), update_id, as_json, for_reason)

@@ -62,6 +62,9 @@ from domain.events.people import (
     AuthorisationExpired,
     AuthorisationGranted,
     CohortWidened,
+    ConsentWithdrawn,
+    LawfulBasis,
+    LawfulBasisRecorded,
     ParticipantJoined,
     TrainingCompleted,
 )
@@ -88,6 +91,8 @@ DomainEvent = Annotated[
     | MeasurementRecorded
     | MilestoneDue
     | ParticipantJoined
+    | LawfulBasisRecorded
+    | ConsentWithdrawn
     | CohortWidened
     | TrainingCompleted
     | AuthorisationGranted
@@ -203,6 +208,7 @@ __all__ = [
     "ChangeProposed",
     "CheckInRecorded",
     "CohortWidened",
+    "ConsentWithdrawn",
     "ContributionLogged",
     "DecisionRecorded",
     "DomainEvent",
@@ -220,6 +226,8 @@ __all__ = [
     "GateOpened",
     "GateOutcome",
     "GatePolicy",
+    "LawfulBasis",
+    "LawfulBasisRecorded",
     "MeasurementRecorded",
     "MilestoneDue",
     "OricScores",

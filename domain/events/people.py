@@ -28,6 +28,30 @@ class ParticipantJoined(Event):
     cohort: Cohort = "initial"
 
 
+# The UK GDPR Article 6 bases a person's data is processed on.
+LawfulBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"
+]
+
+
+class LawfulBasisRecorded(Event):
+    """The lawful basis on which the engagement processes a person's data (UK GDPR Article 6)."""
+
+    type: Literal["lawful_basis_recorded"] = "lawful_basis_recorded"
+    person_id: PersonId
+    basis: LawfulBasis
+    recorded_by: PersonId
+
+
+class ConsentWithdrawn(Event):
+    """A person withdrew their consent: nothing more is asked of them or recorded from them. What they
+    gave before stays (withdrawal does not undo it); forgetting them is a separate request."""
+
+    type: Literal["consent_withdrawn"] = "consent_withdrawn"
+    person_id: PersonId
+    recorded_by: PersonId
+
+
 class CohortWidened(Event):
     """The initial group widens: people of the wider cohort take part from now on."""
 

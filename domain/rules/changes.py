@@ -170,6 +170,8 @@ def cosign_refusal(state: EngagementState, change: PendingChange, person_id: str
         return f"there is no person '{person_id}' in this engagement"
     if change.status != "waiting":
         return f"change '{change.change_id}' is {change.status}; there is nothing to co-sign"
+    if person.consent_withdrawn_at is not None:
+        return f"{person_id} withdrew their consent; nothing more is recorded from them"
     if person_id == change.proposed_by:
         return f"{person_id} proposed change '{change.change_id}'; someone else must co-sign it"
     if person_id in change.cosigned:

@@ -124,6 +124,10 @@ def eligibility(state: EngagementState, phase_id: str, person_id: str, at: datet
     person = state.people.get(person_id)
     if person is None:
         return no(f"{person_id} is not part of this engagement")
+    if person.consent_withdrawn_at is not None:
+        return no(
+            f"{person_id} withdrew their consent on {day(person.consent_withdrawn_at)}; nothing more is asked of them"
+        )
     gate = state.gates.get(phase_id)
     is_open = gate is not None and gate.status == "open"
     if gate is not None and is_open:
@@ -178,5 +182,6 @@ def may_still_vote(state: EngagementState, phase_id: str, now: datetime) -> tupl
         entry.person_id
         for entry in gate.roster.values()
         if entry.person_id not in gate.votes
+        and state.people[entry.person_id].consent_withdrawn_at is None
         and not authorisation_problems(state.people[entry.person_id], entry.required_modules, now)
     )

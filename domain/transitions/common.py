@@ -6,6 +6,7 @@ top-level fields of the state they change, as a dict; `domain.state.apply` makes
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from domain.change_policy import Power
@@ -14,6 +15,7 @@ from domain.errors import RuleViolation, UnknownReference
 from domain.events import Event
 from domain.phases import Phase
 from domain.rules.changes import power_refusal
+from domain.vocabulary import day
 
 Updates = dict[str, Any]
 
@@ -23,6 +25,18 @@ def known_person(state: EngagementState, event: Event, person_id: str) -> Person
     if person is None:
         raise UnknownReference(event, f"person '{person_id}' is not part of this engagement")
     return person
+
+
+def still_consenting(state: EngagementState, event: Event, person_id: str) -> PersonState:
+    """The person, refusing an input of theirs once they withdrew their consent."""
+    person = known_person(state, event, person_id)
+    if person.consent_withdrawn_at is not None:
+        raise RuleViolation(event, withdrawn_sentence(person_id, person.consent_withdrawn_at))
+    return person
+
+
+def withdrawn_sentence(person_id: str, at: datetime) -> str:
+    return f"{person_id} withdrew their consent on {day(at)}; nothing more is asked of them or recorded from them"
 
 
 def known_people(state: EngagementState, event: Event, person_ids: tuple[str, ...]) -> None:

@@ -8,7 +8,7 @@ from domain.events import GateDecided, GateOpened, VoteCast
 from domain.rules.eligibility import authorisation_problems, gate_policy, roster_rows
 from domain.rules.pace import pace_check
 from domain.rules.quorum import tally
-from domain.transitions.common import Updates, known_person, known_phase
+from domain.transitions.common import Updates, known_person, known_phase, still_consenting
 from domain.vocabulary import evolve, record
 
 
@@ -65,6 +65,8 @@ def on_gate_opened(state: EngagementState, event: GateOpened) -> Updates:
 
 def on_vote_cast(state: EngagementState, event: VoteCast) -> Updates:
     gate = _open_gate(state, event)
+    if event.person_id in state.people:
+        still_consenting(state, event, event.person_id)
     entry = gate.roster.get(event.person_id)
     if entry is None:
         raise GateError(event, f"{event.person_id} is not on the roster of gate '{gate.phase_id}'")

@@ -27,7 +27,7 @@ from domain.events import (
 from domain.plan import plan_diff
 from domain.rules.changes import amendment_problems, needs_cosigners, weakenings
 from domain.transitions.changes import complete_change, lapse
-from domain.transitions.common import Updates, allowed, known_people, known_person
+from domain.transitions.common import Updates, allowed, known_people, known_person, still_consenting
 from domain.vocabulary import day, evolve
 
 
@@ -138,7 +138,7 @@ def on_plan_amended(state: EngagementState, event: PlanAmended) -> Updates:
 
 
 def on_pause_requested(state: EngagementState, event: PauseRequested) -> Updates:
-    known_person(state, event, event.requested_by)
+    still_consenting(state, event, event.requested_by)
     allowed(state, event, "request_pause", event.requested_by)
     if state.status == "paused":
         raise EngagementNotActive(event, f"the engagement is already paused (since {day(state.paused_at)})")

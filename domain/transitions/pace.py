@@ -8,12 +8,19 @@ from domain.events import CheckInRecorded, PaceHoldRecorded, PaceHoldReleased, P
 from domain.rules.changes import needs_cosigners
 from domain.rules.pace import pace_check
 from domain.transitions.changes import complete_change, lapse
-from domain.transitions.common import Updates, known_module, known_people, known_person, known_phase
+from domain.transitions.common import (
+    Updates,
+    known_module,
+    known_people,
+    known_person,
+    known_phase,
+    still_consenting,
+)
 from domain.vocabulary import day, evolve, record
 
 
 def on_check_in_recorded(state: EngagementState, event: CheckInRecorded) -> Updates:
-    known_person(state, event, event.person_id)
+    still_consenting(state, event, event.person_id)
     scale = state.require_plan().pace.comfort_scale
     if not scale.low <= event.comfort <= scale.high:
         raise RuleViolation(event, f"comfort {event.comfort} is outside the scale {scale.low}..{scale.high}")

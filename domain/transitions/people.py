@@ -8,11 +8,20 @@ from domain.events import (
     AuthorisationExpired,
     AuthorisationGranted,
     CohortWidened,
+    ConsentWithdrawn,
+    LawfulBasisRecorded,
     ParticipantJoined,
     TrainingCompleted,
 )
 from domain.training import authorisation_expires_at
-from domain.transitions.common import Updates, allowed, known_module, known_person, known_phase
+from domain.transitions.common import (
+    Updates,
+    allowed,
+    known_module,
+    known_person,
+    known_phase,
+    withdrawn_sentence,
+)
 from domain.vocabulary import day, evolve, iso, record
 
 
@@ -96,3 +105,27 @@ def on_authorisation_expired(state: EngagementState, event: AuthorisationExpired
     authorisations = {**person.authorisations, event.module_id: (*periods[:-1], ended)}
     updated = evolve(person, {"authorisations": authorisations})
     return {"people": {**state.people, person.person_id: updated}}
+
+
+def on_lawful_basis_recorded(state: EngagementState, event: LawfulBasisRecorded) -> Updates:
+    person = known_person(state, event, event.person_id)
+    known_person(state, event, event.recorded_by)
+    if person.consent_withdrawn_at is not None:
+        raise RuleViolation(event, withdrawn_sentence(person.person_id, person.consent_withdrawn_at))
+    return {"people": {**state.people, person.person_id: evolve(person, {"lawful_basis": event.basis})}}
+
+
+def on_consent_withdrawn(state: EngagementState, event: ConsentWithdrawn) -> Updates:
+    person = known_person(state, event, event.person_id)
+    recorder = known_person(state, event, event.recorded_by)
+    if recorder.constituency != "facilitator" and event.recorded_by != event.person_id:
+        raise RuleViolation(
+            event,
+            f"only {event.person_id} or a facilitator may record that {event.person_id} withdrew consent",
+        )
+    if person.consent_withdrawn_at is not None:
+        raise RuleViolation(
+            event, f"{person.person_id} withdrew their consent already, on {day(person.consent_withdrawn_at)}"
+        )
+    withdrawn = evolve(person, {"consent_withdrawn_at": event.occurred_at})
+    return {"people": {**state.people, person.person_id: withdrawn}}

@@ -194,3 +194,14 @@ def test_a_person_is_forgotten_in_every_engagement_they_take_part_in_in_one_step
     before = stack.head()
     again = stack.ok("people", "forget", ENGAGEMENT, "u3", "--everywhere", "--as", "f1", "--reason", "Again.")
     assert again.stdout.count("(forgotten already)") == 2 and stack.head() == before
+
+
+def test_a_withdrawal_of_consent_is_recorded_and_later_inputs_are_refused(stack: Stack) -> None:
+    stack.ok("people", "basis", ENGAGEMENT, "u2", "--basis", "consent", "--as", "f1")
+    stack.ok("people", "withdraw", ENGAGEMENT, "u2", "--as", "f1", "--for-reason", "phoned to say so")
+    assert [p["person_id"] for p in recorded(stack, "consent_withdrawn")] == ["u2"]
+    before = stack.head()
+    refused = stack.coproduce("record", "checkin", ENGAGEMENT, "--person", "u2", "--comfort", "3")
+    assert refused.returncode == 1, refused.output
+    assert "u2 withdrew their consent on " in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert stack.head() == before

@@ -28,6 +28,7 @@ from eventlog.events import RecordedEvent
 from tests.domain.plans import small_plan
 from tests.domain.scenario import scripted_history
 from tests.domain.test_changes import cosign_story
+from tests.domain.test_consent import consent_story
 from tests.domain.test_events import override_story
 from tests.domain.test_follow_up import follow_up_history
 
@@ -119,9 +120,12 @@ def decoded(events: list[Event]) -> list[DecodedEvent]:
 def first_entries() -> dict[str, TimelineEntry]:
     """The timeline entry of the first event of each type in scripted engagements on the small plan."""
     found: dict[str, TimelineEntry] = {}
-    histories = [override_story().events, cosign_story().events, list(follow_up_history())] + [
-        scripted_history(small_plan(), seed) for seed in range(3)
-    ]
+    histories = [
+        override_story().events,
+        cosign_story().events,
+        consent_story().events,
+        list(follow_up_history()),
+    ] + [scripted_history(small_plan(), seed) for seed in range(3)]
     seed = 3
     while True:
         for history in histories:

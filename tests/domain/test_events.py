@@ -30,6 +30,7 @@ from tests.domain.helpers import Story
 from tests.domain.plans import small_plan
 from tests.domain.scenario import scripted_history
 from tests.domain.test_changes import cosign_story
+from tests.domain.test_consent import consent_story
 from tests.domain.test_follow_up import follow_up_history
 
 
@@ -55,11 +56,12 @@ def override_story() -> Story:
 
 
 def catalogue_sample() -> list[Event]:
-    """Events of every type: forty scripted small engagements, a pace override, co-signed changes and a
-    follow-up period."""
+    """Events of every type: forty scripted small engagements, a pace override, co-signed changes, a
+    withdrawal of consent and a follow-up period."""
     plan = small_plan()
     scripted = [e for seed in range(40) for e in scripted_history(plan, seed)]
-    return scripted + override_story().events + cosign_story().events + list(follow_up_history())
+    stories = override_story().events + cosign_story().events + consent_story().events
+    return scripted + stories + list(follow_up_history())
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def sample() -> list[Event]:
 
 def test_the_sample_covers_every_event_type(sample: list[Event]) -> None:
     assert {event.type for event in sample} == set(EVENT_CLASSES)
-    assert len(EVENT_CLASSES) == 39
+    assert len(EVENT_CLASSES) == 41
 
 
 def test_every_event_round_trips_exactly_through_a_json_record(sample: list[Event]) -> None:

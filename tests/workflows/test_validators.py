@@ -221,6 +221,8 @@ EVERY_UPDATE: list[m.Message] = [
     m.CosignChange(by="d1", change_id="change-1"),
     m.DeclineChange(by="u1", change_id="change-1", reason="Too soon."),
     m.RequestPause(by="u1", reason="Exams."),
+    m.RecordLawfulBasis(by="f1", person_id="u1", basis="consent"),
+    m.WithdrawConsent(by="u1", person_id="u1"),
     m.RecordOutput(by="f1", output_id="repairs", kind="policy", stage="drafted", title="Repairs",
                    took_part=["u1", "d1"], phase_id="setup", summary="A draft."),
     m.RecordDecision(by="f1", area_id="policy", decided_on=date(2026, 11, 20), rung="co-design",
