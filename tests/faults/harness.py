@@ -580,7 +580,9 @@ async def figures_if_wedged(
 class AppendLock:
     """The log's serialising lock (its one ``append_lock`` row), taken by the test in its own
     transaction, so that every append blocks inside its transaction, before its commit, until the
-    test lets go."""
+    test lets go. With group commit, one worker's appends share transactions: while its first waits
+    here, those arriving meanwhile wait in the worker for the next commit, so one backend waits per
+    worker, not one per engagement."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -623,6 +625,15 @@ def logged_causes(database_url: str) -> Counter[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         rows = conn.execute("SELECT causation_id FROM eventlog.events").fetchall()
     return Counter(r[0] for r in rows)
+
+
+async def wait_until_any_logged(database_url: str, update_ids: list[str], timeout: float = 60) -> list[str]:
+    """Wait until at least one of ``update_ids`` is in the log; those that are."""
+    deadline = time.monotonic() + timeout
+    while not (done := [u for u in update_ids if logged_causes(database_url)[u]]):
+        assert time.monotonic() < deadline, f"none of {update_ids} logged"
+        await asyncio.sleep(0.05)
+    return done
 
 
 async def wait_until_logged(database_url: str, update_ids: list[str], timeout: float = 60) -> None:
