@@ -22,7 +22,9 @@ second and its peak resident memory (VmHWM):
   the hashed bytes, validate, fold, describe); ``replay_ratio`` = replay / raw;
 - ``verify_raw_eps``: the fastest plain read of (position, entry, leaf_hash, chain_hash) in position
   order, nothing checked: the better of keyset pages of 20,000 and one query streamed in chunks;
-- ``verify_eps``: ``eventlog.verify_database`` of the whole log; ``verify_ratio`` = verify / raw.
+- ``verify_eps``: ``eventlog.verify_database`` of the whole log, on every core (``eventlog.parallel``);
+  ``verify_ratio`` = verify / raw; ``verify_one_process_eps``: the same in one process, one pass.
+  (Peak memory is the measuring process's: verify's worker processes each hold one range's rows.)
 
 Peak memory of replay and verify is measured on both logs (100k and 1M by default) to show it stays
 flat as the log grows. Uses ``COPRODUCE_DATABASE_URL`` when set (an administrator URL: it creates the
@@ -286,13 +288,19 @@ def raw_verify_stream(url: str) -> int:
     return count
 
 
-def verify(url: str) -> int:
+def verify(url: str, processes: int | None = None) -> int:
+    """``verify_database`` as an auditor runs it: on every core (``eventlog.parallel``)."""
     from eventlog import verify_database
 
-    report = asyncio.run(verify_database(url))
+    report = asyncio.run(verify_database(url, processes=processes))
     if not report.ok:
         raise SystemExit(f"verify failed: {report.summary()}")
     return report.size
+
+
+def verify_one_process(url: str) -> int:
+    """``verify_database`` in one process, reading the log in one pass: how far one core goes."""
+    return verify(url, processes=1)
 
 
 MEASURES: dict[str, Callable[[str], int]] = {
@@ -302,6 +310,7 @@ MEASURES: dict[str, Callable[[str], int]] = {
     "verify_raw_pages": raw_verify_pages,
     "verify_raw_stream": raw_verify_stream,
     "verify": verify,
+    "verify_one_process": verify_one_process,
 }
 
 
@@ -414,6 +423,8 @@ async def run(admin_url: str, args: argparse.Namespace) -> dict[str, Any]:
         "verify_raw_read": verify_raw,
         "verify_eps": round(best["verify"]["eps"]),
         "verify_ratio": round(best["verify"]["eps"] / best[verify_raw]["eps"], 3),
+        "verify_one_process_eps": round(best["verify_one_process"]["eps"]),
+        "verify_one_process_ratio": round(best["verify_one_process"]["eps"] / best[verify_raw]["eps"], 3),
     }
     for kind in ("raw_pages", "raw_stream", "verify_raw_pages", "verify_raw_stream"):
         figures[f"{kind}_eps"] = round(best[kind]["eps"])

@@ -28,17 +28,15 @@ exported file without any database: line ``n`` of the file is the canonical entr
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import json
-import struct
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from . import parallel
+from .chain import ChainChecker, VerifyReport
 from .checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -48,128 +46,6 @@ from .checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from .merkle import EMPTY_ROOT, RootAccumulator
-from .writers import check_writer, is_signed, trusted_writers
-
-ZERO_HASH = bytes(32)
-_pack_position = struct.Struct(">Q").pack
-
-
-@dataclass
-class VerifyReport:
-    """The outcome: OK with the size and root, or the first failing position and what failed there."""
-
-    size: int = 0
-    root: bytes = EMPTY_ROOT
-    chain_hash: bytes = ZERO_HASH
-    checkpoints_checked: int = 0
-    failed_position: int | None = None
-    problem: str | None = None
-    notes: list[str] = field(default_factory=list)
-    writers_checked: bool = False
-    foreign: list[tuple[int, str]] = field(default_factory=list)  # (position, why it is not a writer's)
-    unsigned_before: int = 0  # events before the first signed one (written before writers signed)
-
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
-
-    def fail(self, position: int | None, problem: str) -> None:
-        if self.problem is None:
-            self.failed_position = position
-            self.problem = problem
-
-    def summary(self) -> str:
-        if self.ok:
-            return (
-                f"OK: {self.size} events, Merkle root {base64.b64encode(self.root).decode()}, "
-                f"{self.checkpoints_checked} checkpoint(s) verified"
-            )
-        where = f"at position {self.failed_position}: " if self.failed_position is not None else ""
-        return f"FAILED {where}{self.problem}"
-
-
-class ChainChecker:
-    """Feeds on (position, entry, leaf_hash, chain_hash) rows in order and recomputes everything.
-
-    Remembers the Merkle root at each size in ``root_sizes``, so checkpoints can be compared after.
-    """
-
-    def __init__(
-        self, report: VerifyReport, root_sizes: Iterable[int] = (), writers: Sequence[Verifier] | None = None
-    ) -> None:
-        self.report = report
-        self._writers = trusted_writers(writers) if writers is not None else None
-        self._seen_signed = False
-        report.writers_checked = writers is not None
-        self._acc = RootAccumulator()
-        self._root_sizes = set(root_sizes)
-        self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self._root_sizes else {}
-
-    def feed(self, rows: Iterable[Sequence[Any]]) -> bool:
-        """Check the rows; False once a problem was found (the report says which).
-
-        The hot loop of verification: locals only, the Merkle accumulator's ``add`` inlined.
-        """
-        report = self.report
-        if not report.ok:
-            return False
-        sha256 = hashlib.sha256
-        pack = _pack_position
-        acc = self._acc
-        stack = acc.stack
-        root_sizes = self._root_sizes
-        position = acc.size
-        chain = report.chain_hash
-        writers = self._writers
-        try:
-            for stored_position, entry, stored_leaf, stored_chain in rows:
-                position += 1
-                if stored_position != position:
-                    report.fail(position, f"position {position} is missing (found {stored_position} instead)")
-                    return False
-                leaf = sha256(b"\x00" + entry).digest()
-                if leaf != stored_leaf:
-                    report.fail(
-                        position, "the event's bytes do not match its leaf hash: the event was altered"
-                    )
-                    return False
-                chain = sha256(b"\x02" + pack(position) + chain + leaf).digest()
-                if chain != stored_chain:
-                    report.fail(
-                        position, "the chain hash does not follow from the previous one: history was altered"
-                    )
-                    return False
-                stack.append(leaf)
-                count = position
-                while not count & 1:
-                    right = stack.pop()
-                    stack[-1] = sha256(b"\x01" + stack[-1] + right).digest()
-                    count >>= 1
-                if position in root_sizes:
-                    acc.size = position
-                    self.roots[position] = acc.root()
-                if writers is not None:
-                    self._check_writer(position, bytes(entry), writers)
-        finally:
-            if report.ok:
-                acc.size = report.size = position
-                report.chain_hash = chain
-            else:
-                acc.size = report.size = position - 1
-        return True
-
-    def _check_writer(self, position: int, entry: bytes, writers: dict[str, Verifier]) -> None:
-        if not self._seen_signed and not is_signed(entry):
-            self.report.unsigned_before += 1
-            return
-        self._seen_signed = True
-        problem = check_writer(entry, writers)
-        if problem is not None:
-            self.report.foreign.append((position, problem))
-
-    def finish(self) -> None:
-        self.report.root = self._acc.root()
 
 
 def check_checkpoint(
@@ -245,22 +121,52 @@ def verify_jsonl(
     verifiers: Sequence[Verifier] = (),
     origin: str | None = None,
     writers: Sequence[Verifier] | None = None,
+    processes: int | None = None,
+    chunk: int = parallel.CHUNK,
 ) -> VerifyReport:
-    """Verify an exported log file with no database: line n holds the canonical entry at position n."""
+    """Verify an exported log file with no database: line n holds the canonical entry at position n.
 
-    def rows() -> Iterable[tuple[int, bytes, bytes, bytes]]:
-        chain = ZERO_HASH
+    A file of at least ``parallel.MIN_PARALLEL_SIZE`` lines is checked on every core (``processes``
+    says how many; 1 checks it here, in this process): see ``eventlog.parallel``."""
+    report = VerifyReport()
+    sizes = [s for s in map(_note_size, notes) if s is not None]
+    lines = parallel.count_lines(path)
+    workers = _process_count(processes, lines, chunk)
+    if workers > 1:
+        spans = parallel.file_ranges(path, lines, chunk)
+        keys = _writer_keys(writers)
+        work = [(str(path), s, e, offset, [x for x in sizes if s < x <= e], keys) for s, e, offset in spans]
+        report.writers_checked = writers is not None
+        problems = (
+            parallel.read_unsigned_problems_file(path, {s: o for s, _, o in spans}, writers)
+            if writers is not None
+            else None
+        )
+        outcomes = parallel.run_ranges(parallel.check_file_range, work, workers)
+        roots = parallel.combine(outcomes, report, sizes, chunk, problems)
+    else:
+        checker = ChainChecker(report, sizes, writers)
         with open(path, "rb") as handle:
-            for position, line in enumerate(handle, 1):
-                entry = line.rstrip(b"\n")
-                leaf = hashlib.sha256(b"\x00" + entry).digest()
-                chain = hashlib.sha256(b"\x02" + _pack_position(position) + chain + leaf).digest()
-                yield position, entry, leaf, chain
-
-    report = verify_entries(rows(), notes=notes, verifiers=verifiers, origin=origin, writers=writers)
+            checker.feed_entries(line.rstrip(b"\n") for line in handle)
+        checker.finish()
+        roots = checker.roots
+    for index, note in enumerate(notes, 1):
+        if report.ok:
+            check_checkpoint(report, roots, note, verifiers, origin, f"checkpoint #{index}")
     if report.ok and not notes:
         report.notes.append("no checkpoint was given: the file is self-consistent, but nothing anchors it")
     return report
+
+
+def _process_count(processes: int | None, size: int, chunk: int) -> int:
+    """How many processes check a log of ``size`` events: 1 (here) unless there are ranges to share."""
+    if processes is None:
+        processes = parallel.default_processes() if size >= parallel.MIN_PARALLEL_SIZE else 1
+    return max(1, min(processes, -(-size // chunk)))
+
+
+def _writer_keys(writers: Sequence[Verifier] | None) -> list[tuple[str, bytes]] | None:
+    return None if writers is None else [(v.name, v.public_key) for v in writers]
 
 
 def _note_size(note: str) -> int | None:
@@ -394,6 +300,29 @@ def _read_and_check(conninfo: str, role: str | None, checker: ChainChecker, batc
             rows.close()  # after a problem: cancels the query instead of reading the rest
 
 
+def _check_in_ranges(
+    conninfo: str,
+    role: str | None,
+    report: VerifyReport,
+    sizes: list[int],
+    writers: Sequence[Verifier] | None,
+    size: int,
+    chunk: int,
+    processes: int,
+    batch_size: int,
+) -> dict[int, bytes]:
+    """Check the log's first ``size`` positions in ranges, on ``processes`` processes."""
+    keys = _writer_keys(writers)
+    work = [
+        (conninfo, role, start, end, [x for x in sizes if start < x <= end], keys, min(batch_size, chunk))
+        for start, end in parallel.ranges(size, chunk)
+    ]
+    report.writers_checked = writers is not None
+    problems = parallel.read_unsigned_problems_db(conninfo, role, writers) if writers is not None else None
+    outcomes = parallel.run_ranges(parallel.check_database_range, work, processes)
+    return parallel.combine(outcomes, report, sizes, chunk, problems)
+
+
 async def verify_database(
     conninfo: str,
     *,
@@ -404,12 +333,16 @@ async def verify_database(
     check_columns: bool = False,
     batch_size: int = 20_000,
     writers: Sequence[Verifier] | None = None,
+    processes: int | None = None,
+    chunk: int = parallel.CHUNK,
 ) -> VerifyReport:
     """Verify the whole log in the database (read-only; works with the auditor role); with
     ``writers``, also each event's writer signature (foreign events are listed in the report).
 
     The hash recomputation runs here, in Python, so it trusts nothing the database computed; the
-    optional column check runs in the database at the same time, on a second connection.
+    optional column check runs in the database at the same time, on a second connection. A log of
+    at least ``parallel.MIN_PARALLEL_SIZE`` events is checked in ranges of ``chunk`` positions on
+    every core (``processes`` says how many; 1 reads it in one pass here): see ``eventlog.parallel``.
     """
     report = VerifyReport()
     consistency = asyncio.create_task(_first_inconsistent_position(conninfo, role)) if check_columns else None
@@ -421,9 +354,20 @@ async def verify_database(
                 await conn.execute("SELECT size, note FROM eventlog.audit_checkpoints ORDER BY size")
             ).fetchall()
             sizes = [s for s, _ in stored] + [s for s in map(_note_size, notes) if s is not None]
+            last = await (
+                await conn.execute("SELECT coalesce(max(position), 0) FROM eventlog.audit_events")
+            ).fetchone()
+        workers = _process_count(processes, int(last[0]) if last else 0, chunk)
+        if workers > 1:
+            roots = await asyncio.to_thread(
+                _check_in_ranges, conninfo, role, report, sizes, writers, int(last[0]) if last else 0,
+                chunk, workers, batch_size,
+            )  # fmt: skip
+        else:
             checker = ChainChecker(report, sizes, writers)
-        await asyncio.to_thread(_read_and_check, conninfo, role, checker, batch_size)
-        checker.finish()
+            await asyncio.to_thread(_read_and_check, conninfo, role, checker, batch_size)
+            checker.finish()
+            roots = checker.roots
         bad = await consistency if consistency is not None else None
         if report.ok and bad is not None:
             report.fail(
@@ -433,7 +377,7 @@ async def verify_database(
             if report.ok:
                 check_checkpoint(
                     report,
-                    checker.roots,
+                    roots,
                     note,
                     verifiers,
                     origin,
@@ -442,7 +386,7 @@ async def verify_database(
                 )
         for index, note in enumerate(notes, 1):
             if report.ok:
-                check_checkpoint(report, checker.roots, note, verifiers, origin, f"checkpoint file #{index}")
+                check_checkpoint(report, roots, note, verifiers, origin, f"checkpoint file #{index}")
         if report.ok and not notes:
             report.notes.append(
                 "checked against the database's own checkpoints only; give a checkpoint kept elsewhere "
