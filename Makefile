@@ -32,10 +32,12 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.fold
 	$(BIN)/python -m bench.workflow
+	$(BIN)/python -m bench.scale_out
 	$(BIN)/python -m bench.privacy
 	$(BIN)/python -m bench.web
 	$(BIN)/python -m bench.portfolio
 	$(BIN)/python -m bench.master_key_rotation
+	$(BIN)/python -m bench.audit
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
