@@ -265,7 +265,8 @@ def simulate(
     if forgetting is not None:
         when = f"on {forgetting['due_on']}" if forgetting["due_on"] else "once the engagement completes"
         out.print(
-            f"Retention: {forgetting['rule']}: {len(forgetting['participants'])} participants forgotten {when} "
-            "unless they opt to stay (`coproduce people stay`).",
+            f"Retention: {len(forgetting['participants'])} participants forgotten {when} "
+            f"({forgetting['forget_participants_after_days']} days after it completes), unless they opt to "
+            "stay (`coproduce people stay`).",
             highlight=False,
         )
