@@ -31,6 +31,7 @@ from temporalio.client import (
 from domain.engagement import EngagementState, PhaseState
 from domain.plan import Plan
 from domain.rules.eligibility import authorisation_problems
+from domain.rules.retention import participants, retention_due_at, retention_rule
 from domain.vocabulary import Constituency
 from eventlog import RecordedEvent
 from workflows import messages as m
@@ -388,4 +389,20 @@ def milestones_due(events: Sequence[RecordedEvent]) -> dict[str, str]:
         e.payload["milestone_id"]: e.occurred_at.strftime("%Y-%m-%d")
         for e in events
         if e.type == "milestone_due"
+    }
+
+
+def retention_projected(state: EngagementState) -> dict[str, Any] | None:
+    """When the plan's retention rule would forget the participants, after a rehearsal: None under a
+    plan without a rule; ``due_on`` None when the rehearsal did not complete."""
+    rule = retention_rule(state)
+    if rule is None:
+        return None
+    due = retention_due_at(state)
+    return {
+        "rule": rule.described(),
+        "forget_participants_after_days": rule.forget_participants_after_days,
+        "completed_on": state.completed_at.strftime("%Y-%m-%d") if due and state.completed_at else None,
+        "due_on": due.strftime("%Y-%m-%d") if due else None,
+        "participants": list(participants(state)),
     }

@@ -31,6 +31,7 @@ from domain.personal import personal_fields
 from domain.phases import Phase
 from domain.plan_checks import FIRST_PLAN_DAY, LAST_PLAN_DAY, date_problem, plan_problems
 from domain.recognition_policy import RecognitionPolicy
+from domain.retention import RetentionPolicy
 from domain.training import TrainingModule, TrainingPolicy
 from domain.vocabulary import Description, DomainModel, ShortText
 
@@ -70,6 +71,9 @@ class Plan(DomainModel):
     # out, the rules plans had before it (anyone amends, one facilitator overrides a hold).
     changes: ChangePolicy | None = None
     follow_up: FollowUp | None = None
+    # When participants are forgotten after the engagement completes (domain.retention); left out,
+    # nobody is forgotten but at someone's request, as before.
+    retention: RetentionPolicy | None = None
 
     @model_validator(mode="after")
     def _cross_references(self, info: ValidationInfo) -> Self:

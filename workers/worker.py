@@ -1,4 +1,4 @@
-"""The Temporal worker: runs engagement workflows and the activities that write to the event log.
+"""The Temporal worker: runs engagement workflows, their retention workflows, and their activities.
 
 ``build_worker(client, log, task_queue)`` makes a worker; ``run_worker(settings)`` runs one against
 the configured Temporal and PostgreSQL until it is stopped. Workers are stateless: run as many as the
@@ -20,11 +20,13 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.eventlog_activities import EventLogActivities
+from activities.retention_activities import RetentionActivities
 from application.privacy.register import PeopleRegister
 from application.services import Services
 from domain.upcasters import UPCASTERS
 from eventlog import EventLog, UpcasterRegistry
 from workflows.engagement import EngagementWorkflow
+from workflows.retention import RetentionWorkflow
 
 from .database import database_url
 from .keys import master_keys, trusted_writer_verifiers, writer_signer
@@ -70,11 +72,12 @@ def build_worker(
     register = PeopleRegister(event_log.pool, master_keys(config))
     writer = writer_signer(config)
     activities = EventLogActivities(event_log, register, writer, trusted_writer_verifiers(config) or [])
+    retention = RetentionActivities(worker_services(config, event_log.pool.conninfo))
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[EngagementWorkflow, *extra_workflows],
-        activities=[activities.append_events, *extra_activities],
+        workflows=[EngagementWorkflow, RetentionWorkflow, *extra_workflows],
+        activities=[activities.append_events, retention.apply_retention, *extra_activities],
         workflow_runner=workflow_runner(),
         # On SIGTERM, let an append in flight finish rather than cut it off (it would be retried anyway).
         graceful_shutdown_timeout=timedelta(seconds=10),

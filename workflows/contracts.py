@@ -94,3 +94,28 @@ class ForeignEvent(BaseModel):
             f"the log holds an event this engagement did not write at position {self.position}; "
             "see `coproduce audit verify`"
         )
+
+
+# -- retention (workflows.retention) ----------------------------------------------------------------------
+APPLY_RETENTION = "apply_retention"
+
+
+class ApplyRetention(BaseModel):
+    """Apply an engagement's retention rule as of ``as_of`` (the workflow's time)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    engagement_id: str
+    as_of: datetime
+
+
+class RetentionStep(BaseModel):
+    """What applying found: when the rule falls due (None: never, or not while the engagement runs),
+    whether it has been applied (by this step or an earlier one), and who this step forgot."""
+
+    model_config = ConfigDict(frozen=True)
+
+    due_at: datetime | None = None
+    applied: bool = False
+    newly_forgotten: list[str] = Field(default_factory=list)
+    recorded: bool = False

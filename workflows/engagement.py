@@ -18,6 +18,7 @@ after handlers finish, when Temporal suggests it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -26,7 +27,7 @@ from uuid import UUID
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from domain.engagement import EMPTY_STATE, EngagementState
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from . import commands, search
     from . import messages as m
     from .conductor import due_events, next_step, next_wake
+    from .retention import RetentionInput, RetentionWorkflow, retention_workflow_id
     from .status import build_status
 
 SYSTEM_ACTOR = "coproduce"
@@ -175,7 +177,25 @@ class EngagementWorkflow:
             self.changed = False
             await workflow.wait_condition(lambda: self.changed or self._timer_fired())
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._start_retention()
         return self._status()
+
+    async def _start_retention(self) -> None:
+        """Under a plan with a retention rule, start the workflow that applies it when it falls due: it
+        outlives this one (abandoned, not cancelled, when this completes). Plans without a rule start
+        nothing, so engagements recorded before rules existed replay as they ran."""
+        plan = self.state.plan
+        if plan is None or plan.retention is None:
+            return
+        engagement_id = workflow.info().workflow_id
+        # Started already (by an earlier attempt): that one applies the rule.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                RetentionWorkflow.run,
+                RetentionInput(engagement_id=engagement_id),
+                id=retention_workflow_id(engagement_id),
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
 
     def _arm_timer(self, wake: datetime | None) -> None:
         """One durable timer for the next thing due.

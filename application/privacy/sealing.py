@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.events import EVENT_CLASSES
-from domain.events.people import PersonForgotten
+from domain.events.people import PersonForgotten, PersonOptedToStay, RetentionApplied
 from domain.personal import PersonalField, personal_fields
 
 PREFIX = "sealed:v1:"
@@ -57,7 +57,9 @@ def fields_of(event_type: str) -> tuple[PersonalField, ...]:
     return personal_fields(cls) if cls is not None else ()
 
 
-_OTHER_RECORDS = {PersonForgotten.TYPE: PersonForgotten}  # records kept in the log beside engagements
+_OTHER_RECORDS = {  # records kept in the log beside engagements
+    record.TYPE: record for record in (PersonForgotten, PersonOptedToStay, RetentionApplied)
+}
 
 
 def is_sealed(value: Any) -> bool:

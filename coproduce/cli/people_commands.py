@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from application import people, subject_access
+from application import people, retention, subject_access
 from application.identity import sign_in
 from application.identity.cards import save_card
 from domain.people import Person
@@ -35,7 +35,7 @@ from .common import (
 from .engagement_commands import As, ForReason, send
 
 people_app = typer.Typer(
-    cls=Commands, help="The people of an engagement, and forgetting someone.", no_args_is_help=True
+    cls=Commands, help="The people of an engagement, forgetting someone, and retention.", no_args_is_help=True
 )
 
 
@@ -251,3 +251,67 @@ def withdraw(
     """Record that a person withdrew their consent: nothing more is asked of them or recorded from them
     (what they gave stays; `people forget` erases it)."""
     send(engagement_id, build(m.WithdrawConsent, by=by, person_id=person_id), update_id, as_json, for_reason)
+
+
+@people_app.command("stay")
+def stay(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    person_id: str = typer.Argument(..., help="Who opts to stay."),
+    by: str = typer.Option(..., "--as", help="The person themself, or a facilitator recording it for them."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Record that a person opts to stay: the plan's retention rule will not forget them when it falls
+    due (they may still ask to be forgotten at any time). Works after the engagement has completed."""
+    done = run(lambda: retention.stay(services(), acting(by), engagement_id, person_id), engagement_id)
+    if as_json:
+        print_json({
+            "engagement_id": done.engagement_id, "person_id": done.person_id,
+            "stayed_at": done.stayed_at.isoformat(), "newly": done.newly,
+            "retention": done.rule.model_dump() if done.rule else None,
+        })  # fmt: skip
+        return
+    rule = (
+        f"the rule ({done.rule.described()}) will not forget them"
+        if done.rule
+        else ("the plan has no retention rule, so nothing would forget them anyway")
+    )
+    already = "" if done.newly else " (recorded already)"
+    out.print(f"{person_id} of {engagement_id} stays{already}: {rule}", highlight=False)
+
+
+@people_app.command("retention")
+def retention_status(
+    engagement_id: str = typer.Argument(..., help="The engagement's id."), as_json: bool = JsonOption
+) -> None:
+    """When the plan's retention rule forgets this engagement's participants, who it will forget, who
+    opted to stay, and what it did once applied (a workflow applies it by itself when it falls due)."""
+    view = run(lambda: retention.retention_view(services(), engagement_id), engagement_id)
+    if as_json:
+        print_json({
+            "engagement_id": engagement_id,
+            "retention": view.rule.model_dump() if view.rule else None,
+            "completed_at": view.completed_at.isoformat() if view.completed_at else None,
+            "due_at": view.due_at.isoformat() if view.due_at else None,
+            "to_forget": list(view.to_forget),
+            "stayed": {p: at.isoformat() for p, at in view.stayed.items()},
+            "forgotten_already": list(view.forgotten),
+            "applied": view.applied.model_dump(mode="json") if view.applied else None,
+        })  # fmt: skip
+        return
+    if view.rule is None:
+        out.print(f"{engagement_id}: the plan has no retention rule; people are forgotten only on request")
+        return
+    out.print(f"{engagement_id}: {view.rule.described()}.", highlight=False)
+    if view.applied is not None:
+        a = view.applied
+        out.print(
+            f"Applied on {a.occurred_at:%Y-%m-%d} (due {a.due_at:%Y-%m-%d}): forgot "
+            f"{', '.join(a.forgotten) or 'nobody'}; stayed: {', '.join(a.stayed) or 'nobody'}; "
+            f"forgotten before on request: {', '.join(a.forgotten_before) or 'nobody'}.",
+            highlight=False,
+        )
+        return
+    when = f"on {view.due_at:%Y-%m-%d}" if view.due_at else "once the engagement completes (not yet)"
+    out.print(f"Falls due {when}; it will forget {', '.join(view.to_forget) or 'nobody'}.", highlight=False)
+    if view.stayed:
+        out.print(f"Opted to stay: {', '.join(view.stayed)}.", highlight=False)

@@ -16,6 +16,7 @@ from application.simulation import (
     milestones_due,
     projected_phases,
     responses_from_yaml,
+    retention_projected,
 )
 from domain.errors import PlanError
 from domain.fidelity import fidelity_warnings
@@ -62,6 +63,7 @@ def check(
         print_json(
             {
                 "valid": not refused, "title": plan.title, "phases": len(plan.phases), "people": len(plan.people),
+                "retention": plan.retention.model_dump() if plan.retention else None,
                 "warnings": [{"path": w.path, "message": w.message} for w in warnings],
             }
         )  # fmt: skip
@@ -76,6 +78,12 @@ def check(
     out.print(
         f"{plan_file}: a valid plan: [bold]{plan.title}[/] ({plan.organisation.name}), {len(plan.phases)} phases, "
         f"{len(plan.people)} people, {plan.starts_on} to {plan.ends_on}"
+    )
+    out.print(
+        f"Retention: {plan.retention.described()}."
+        if plan.retention
+        else "Retention: none; people are forgotten only on request (`coproduce people forget`).",
+        highlight=False,
     )
     if warnings:
         out.print(f"{many} of token co-production (`--strict` refuses them):", highlight=False)
@@ -218,6 +226,7 @@ def simulate(
     result = _rehearse(plan_file, responses, "coproduce_simulation", "simulation", progress=not as_json)
     result.finish()
     rows = projected_phases(result.events)
+    forgetting = retention_projected(result.status.state)
     if as_json:
         print_json(
             {
@@ -225,6 +234,7 @@ def simulate(
                 "status": result.status.status,
                 "phases": rows,
                 "milestones": milestones_due(result.events),
+                "retention": forgetting,
             }
         )
         return
@@ -251,4 +261,12 @@ def simulate(
         late = result.status.state.completed_at.date() > plan.ends_on
         out.print(
             f"Ends {result.status.state.completed_at:%Y-%m-%d}: {'[red]after[/]' if late else 'within'} the plan's end date ({plan.ends_on})."
+        )
+    if forgetting is not None:
+        when = f"on {forgetting['due_on']}" if forgetting["due_on"] else "once the engagement completes"
+        out.print(
+            f"Retention: {len(forgetting['participants'])} participants forgotten {when} "
+            f"({forgetting['forget_participants_after_days']} days after it completes), unless they opt to "
+            "stay (`coproduce people stay`).",
+            highlight=False,
         )

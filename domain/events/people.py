@@ -101,3 +101,34 @@ class PersonForgotten(DomainModel):
     requested_by: ShortText
     reason: Annotated[LongText, PersonalData(owner="requested_by")]
     occurred_at: UtcDatetime
+
+
+class PersonOptedToStay(DomainModel):
+    """A person opted to stay: the plan's retention rule does not forget them when it falls due (they
+    may still ask to be forgotten at any time). Kept, like ``person_forgotten``, in the stream
+    ``people/<engagement id>``, so it can be recorded after the engagement has completed."""
+
+    TYPE: ClassVar[str] = "person_opted_to_stay"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    engagement_id: EngagementId
+    person_id: PersonId
+    recorded_by: ShortText
+    occurred_at: UtcDatetime
+
+
+class RetentionApplied(DomainModel):
+    """The plan's retention rule was applied: who it forgot (by id), who it left alone and why, and the
+    rule itself. Kept in the stream ``people/<engagement id>``; one per engagement."""
+
+    TYPE: ClassVar[str] = "retention_applied"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    engagement_id: EngagementId
+    forget_participants_after_days: int = Field(ge=1)
+    completed_at: UtcDatetime
+    due_at: UtcDatetime
+    forgotten: tuple[PersonId, ...]
+    forgotten_before: tuple[PersonId, ...] = ()  # at someone's request, before the rule fell due
+    stayed: tuple[PersonId, ...] = ()
+    occurred_at: UtcDatetime
