@@ -26,18 +26,11 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+# Every benchmark in turn (bench/run_all.py has the order), one JSON line each appended to
+# bench/results.jsonl (committed: the figures keep their history).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench.eventlog
-	$(BIN)/python -m bench.peer
-	$(BIN)/python -m bench.fold
-	$(BIN)/python -m bench.workflow
-	$(BIN)/python -m bench.scale_out
-	$(BIN)/python -m bench.privacy
-	$(BIN)/python -m bench.web
-	$(BIN)/python -m bench.portfolio
-	$(BIN)/python -m bench.master_key_rotation
-	$(BIN)/python -m bench.audit
+	$(BIN)/python -m bench.run_all
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
