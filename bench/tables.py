@@ -318,7 +318,7 @@ def footer(name: str, line: Mapping[str, Any]) -> str:
     if load:
         parts.append("load average " + " → ".join(f"{x:.2f}" for x in load) + " (one minute, before → after)")
     sentence = ", ".join(parts) + "."
-    machine = f.get("machine")
+    machine = f.get("machine") or (f"Python {f['python']}" if f.get("python") else None)
     if machine:
         sentence += f" Machine: {machine}."
     if name == "peer" and f.get("peer"):
