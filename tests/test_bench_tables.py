@@ -197,3 +197,28 @@ def test_the_runner_takes_the_last_json_object_of_the_output() -> None:
 def test_the_performance_page_holds_what_the_results_file_gives() -> None:
     """docs/performance.md's generated sections are current with bench/results.jsonl."""
     assert tables.main(["--check"]) == 0, "run `python -m bench.tables` to regenerate docs/performance.md"
+
+
+@pytest.mark.parametrize("name", run_all.BENCHES)
+def test_every_bench_renders_even_from_a_line_missing_its_figures(name: str) -> None:
+    """A line from an older or newer version of a benchmark renders: missing figures show as missing."""
+    text = tables.table(name, {"bench": name, "measured_at": "2026-12-06T10:00:00Z", "figures": {}})
+    assert text.startswith("| figure | measured | target | met? |")
+    assert "| met |" not in text and "| not met |" not in text, "no verdict without a figure"
+    assert "Measured 2026-12-06 10:00 UTC, outside git." in text
+
+
+def test_the_workflow_table_gives_the_gate_ratio_and_memory_targets() -> None:
+    figures = {
+        "gate_transitions_per_sec_ours": 92.3, "gate_transitions_per_sec_bare": 157.9,
+        "gate_transitions_per_sec_minimal": 271.4, "gate_ratio": 0.585, "update_p50_ratio": 1.7,
+        "engagements": 20, "gates_each": 11, "open_engagements": 1000, "worker_kib_per_open_engagement": 224.0,
+    }  # fmt: skip
+    text = tables.table("workflow", {"bench": "workflow", "figures": figures})
+    assert (
+        "| gate transitions/s, 20 engagements × 11 gates: ours / bare / minimal | 92.3 / 157.9 / 271.4 |"
+        in text
+    )
+    assert "| `gate_ratio` (ours / bare) | **0.585** | ≥ 0.8 | not met |" in text
+    assert "| `update_p50_ratio` (ours / bare) | **1.7** | ≤ 1.5 (this page) | not met |" in text
+    assert "open (KiB) | **224.0** | ≤ 100 | not met |" in text
