@@ -26,18 +26,13 @@ pytest: $(STAMP)
 
 test: lint pytest
 
+# Every benchmark in turn (bench/run_all.py has the order), one JSON line each appended to
+# bench/results.jsonl; then the tables of docs/performance.md are rendered from it (bench/tables.py), even
+# when a benchmark failed (make still fails then).
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m bench.eventlog
-	$(BIN)/python -m bench.peer
-	$(BIN)/python -m bench.fold
-	$(BIN)/python -m bench.workflow
-	$(BIN)/python -m bench.scale_out
-	$(BIN)/python -m bench.privacy
-	$(BIN)/python -m bench.web
-	$(BIN)/python -m bench.portfolio
-	$(BIN)/python -m bench.master_key_rotation
-	$(BIN)/python -m bench.audit
+	status=0; $(BIN)/python -m bench.run_all || status=$$?; \
+	$(BIN)/python -m bench.tables && exit $$status
 
 soak: $(STAMP)
 	$(BIN)/pytest -q -m slow
