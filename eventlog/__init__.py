@@ -11,7 +11,18 @@ Start here:
 """
 
 from .canonical import CanonicalJSONError, canonical_json
-from .checkpoint import Checkpoint, CheckpointError, Signer, Verifier, open_checkpoint, sign_checkpoint
+from .checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    Signer,
+    Verifier,
+    WitnessSigner,
+    WitnessVerifier,
+    cosign,
+    cosignatures,
+    open_checkpoint,
+    sign_checkpoint,
+)
 from .errors import ConcurrencyError, DuplicateEventError, EventLogError, IntegrityError
 from .events import AppendResult, NewEvent, RecordedEvent
 from .migrate import AUDITOR_ROLE, OWNER_ROLE, WRITER_ROLE, MigrationError, migrate
@@ -49,8 +60,12 @@ __all__ = [
     "UpcasterRegistry",
     "Verifier",
     "VerifyReport",
+    "WitnessSigner",
+    "WitnessVerifier",
     "canonical_json",
     "checkpoint_database",
+    "cosign",
+    "cosignatures",
     "encode_batch",
     "export_jsonl",
     "migrate",

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import struct
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from eventlog import Checkpoint, CheckpointError, Signer, Verifier, open_checkpoint, sign_checkpoint
+from eventlog import (
+    Checkpoint,
+    CheckpointError,
+    Signer,
+    Verifier,
+    WitnessSigner,
+    WitnessVerifier,
+    cosign,
+    cosignatures,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from eventlog.checkpoint import cosigned_message
 
 # From golang.org/x/mod/sumdb/note's documentation and tests: Ed25519 signatures are deterministic,
 # so our signer must reproduce the published note byte for byte.
@@ -88,3 +103,95 @@ def test_malformed_notes_are_refused(note: str) -> None:
     signer = Signer.generate("x")
     with pytest.raises(CheckpointError):
         open_checkpoint(note, [signer.verifier])
+
+
+# --- witness cosignatures (C2SP tlog-cosignature, cosignature/v1) ---
+
+SEED = bytes(range(32))  # a fixed witness seed, so the answers below are known
+
+
+def _witness() -> WitnessSigner:
+    return WitnessSigner("witness.example/w1", Ed25519PrivateKey.from_private_bytes(SEED))
+
+
+def test_a_witness_key_id_and_key_strings_use_key_type_0x04() -> None:
+    witness = _witness()
+    public = Ed25519PrivateKey.from_private_bytes(SEED).public_key().public_bytes_raw()
+    key_id = hashlib.sha256(b"witness.example/w1\n\x04" + public).digest()[:4]
+    assert witness.verifier.key_id == key_id
+    public_b64 = base64.b64encode(b"\x04" + public).decode()
+    seed_b64 = base64.b64encode(b"\x04" + SEED).decode()
+    assert witness.verifier.key_string() == f"witness.example/w1+{key_id.hex()}+{public_b64}"
+    assert witness.key_string() == f"PRIVATE+KEY+witness.example/w1+{key_id.hex()}+{seed_b64}"
+    assert WitnessSigner.from_key_string(witness.key_string()).verifier.key_id == key_id
+    assert WitnessVerifier.from_key_string(witness.verifier.key_string()).key_id == key_id
+
+
+def test_log_keys_and_witness_keys_are_never_taken_for_one_another() -> None:
+    witness = _witness()
+    log = Signer.generate("log")
+    with pytest.raises(ValueError, match="witness"):
+        Verifier.from_key_string(witness.verifier.key_string())
+    with pytest.raises(ValueError, match="witness"):
+        Signer.from_key_string(witness.key_string())
+    with pytest.raises(ValueError, match="log"):
+        WitnessVerifier.from_key_string(log.verifier.key_string())
+    with pytest.raises(ValueError, match="log"):
+        WitnessSigner.from_key_string(log.key_string())
+
+
+def test_the_cosigned_message_is_header_time_and_the_whole_body() -> None:
+    body = "example.org/coproduce\n42\n" + base64.b64encode(bytes(32)).decode() + "\n"
+    assert cosigned_message(body, 1700000000) == b"cosignature/v1\ntime 1700000000\n" + body.encode()
+
+
+def test_a_cosignature_matches_one_derived_by_hand() -> None:
+    signer, note = _signed(42)
+    body = note.partition("\n\n")[0] + "\n"
+    timestamp = 1_765_000_000
+    # By hand: Ed25519 is deterministic, so the line is fixed by the seed, the time and the body.
+    public = Ed25519PrivateKey.from_private_bytes(SEED).public_key().public_bytes_raw()
+    key_id = hashlib.sha256(b"witness.example/w1\n\x04" + public).digest()[:4]
+    message = b"cosignature/v1\ntime 1765000000\n" + body.encode()
+    signature = Ed25519PrivateKey.from_private_bytes(SEED).sign(message)
+    blob = key_id + struct.pack(">Q", timestamp) + signature
+    expected = f"— witness.example/w1 {base64.b64encode(blob).decode()}\n"
+    cosigned = cosign(note, _witness(), timestamp)
+    assert cosigned == note + expected
+    witness_key = _witness().verifier
+    assert cosignatures(cosigned, [witness_key]) == {witness_key.key_string(): timestamp}
+    # the log's own check still opens the note, ignoring the cosignature
+    assert open_checkpoint(cosigned, [signer.verifier]).size == 42
+
+
+def test_a_missing_cosignature_is_reported_and_unknown_ones_ignored() -> None:
+    _, note = _signed()
+    other = WitnessSigner.generate("witness.example/other")
+    cosigned = cosign(note, other, 1)
+    mine = _witness().verifier
+    assert cosignatures(cosigned, [mine]) == {mine.key_string(): None}
+
+
+@pytest.mark.parametrize(
+    "alter",
+    [
+        lambda n: n.replace("\n42\n", "\n43\n", 1),  # size
+        lambda n: n.replace("example.org", "example.com", 1),  # body
+    ],
+)
+def test_an_altered_body_breaks_the_cosignature(alter) -> None:  # type: ignore[no-untyped-def]
+    _, note = _signed(42)
+    cosigned = cosign(note, _witness(), 1000)
+    with pytest.raises(CheckpointError, match="altered"):
+        cosignatures(alter(cosigned), [_witness().verifier])
+
+
+def test_an_altered_time_breaks_the_cosignature() -> None:
+    _, note = _signed(42)
+    cosigned = cosign(note, _witness(), 1000)
+    line = cosigned.rstrip("\n").rsplit("\n", 1)[1]
+    blob = bytearray(base64.b64decode(line.split(" ")[2]))
+    blob[4:12] = struct.pack(">Q", 1001)
+    forged = cosigned.replace(line, f"— witness.example/w1 {base64.b64encode(bytes(blob)).decode()}")
+    with pytest.raises(CheckpointError, match="altered"):
+        cosignatures(forged, [_witness().verifier])
