@@ -25,19 +25,24 @@ from domain.events import event_to_record
 from domain.events.incidents import EventDisowned
 from eventlog import (
     WRITER_ROLE,
+    CheckpointError,
     DuplicateEventError,
     EventLog,
     Signer,
     Verifier,
+    WitnessVerifier,
     checkpoint_database,
+    cosignatures,
+    open_checkpoint,
     verify_database,
 )
+from eventlog.merkle import MerkleTree
 from eventlog.writers import check_writer, trusted_writers
 from workflows.contracts import EventToAppend
 from workflows.messages import EngagementStatus
 from workflows.status import build_status
 
-from .audit import bundle, disclosure, history, live
+from .audit import bundle, disclosure, history, live, witness
 from .audit.report import render_report
 from .engagements import engagement_status
 from .errors import UserError
@@ -135,6 +140,7 @@ async def verify(
     origin: str,
     columns: bool = False,
     writers: list[Verifier] | None = None,
+    witnesses: list[WitnessVerifier] | None = None,
 ) -> Verification:
     """Recompute every hash and the Merkle root, check the signed checkpoints ``notes`` and every
     event's writer signature (``writers``, else the installation's own), and (for an engagement whose
@@ -146,6 +152,9 @@ async def verify(
     )  # fmt: skip
     lines = [f"log: {report.summary()}", *(f"note: {n}" for n in report.notes)]
     ok = report.ok
+    for problem in witness_problems(notes, witnesses or []):
+        ok = False
+        lines.append(f"FAILED: {problem}")
     if writer_keys is None:
         lines.append(
             "note: writer signatures were not checked: no writer key here "
@@ -260,6 +269,47 @@ async def checkpoint(services: Services, signer: Signer, origin: str) -> str:
     if note is None:
         raise UserError(f"the log does not verify, so no checkpoint was signed: {report.summary()}")
     return note
+
+
+def witness_problems(notes: list[str], witnesses: list[WitnessVerifier]) -> list[str]:
+    """One sentence per (checkpoint, witness) where that witness did not validly cosign it."""
+    problems = []
+    for index, note in enumerate(notes, start=1):
+        which = f"checkpoint {index}" if len(notes) > 1 else "the checkpoint"
+        try:
+            found = cosignatures(note, witnesses)
+        except CheckpointError as exc:
+            problems.append(f"{which}: {exc}")
+            continue
+        for key, at in found.items():
+            if at is None:
+                name = key.split("+", 1)[0]
+                problems.append(
+                    f"witness {name} did not cosign {which}: no second party vouches for this root"
+                )
+    return problems
+
+
+async def witness_request(services: Services, note: str, old: int, verifiers: list[Verifier]) -> str:
+    """The add-checkpoint request a witness needs to cosign ``note`` (signed by this installation), from
+    the size ``old`` it last cosigned: the consistency proof is computed from the log as it stands."""
+    try:
+        checkpoint = open_checkpoint(note, verifiers)
+    except CheckpointError as exc:
+        raise UserError(f"the checkpoint file is not one this installation signed: {exc}") from None
+    if not 0 <= old <= checkpoint.size:
+        raise UserError(f"--old {old} is not between 0 and the checkpoint's size {checkpoint.size}")
+    async with services.reader_log() as log:
+        leaves = await _leaves(log, checkpoint.size)
+    if len(leaves) < checkpoint.size:
+        raise UserError(f"the log holds {len(leaves)} events, fewer than the checkpoint's {checkpoint.size}")
+    tree = MerkleTree(leaves)
+    if tree.root() != checkpoint.root:
+        raise UserError(
+            "the log no longer has the checkpoint's root: it was rewritten; run `coproduce audit verify`"
+        )
+    proof = tree.consistency_proof(old) if 0 < old < checkpoint.size else []
+    return witness.request_text(old, proof, note)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,16 @@ from domain.errors import DomainError, RecordError
 from domain.events import event_from_record
 from domain.events.incidents import EventDisowned
 from domain.state import apply
-from eventlog import Checkpoint, CheckpointError, RecordedEvent, Signer, Verifier, open_checkpoint
+from eventlog import (
+    Checkpoint,
+    CheckpointError,
+    RecordedEvent,
+    Signer,
+    Verifier,
+    WitnessVerifier,
+    cosignatures,
+    open_checkpoint,
+)
 from eventlog.merkle import MerkleTree, ProofError, leaf_hash, verify_inclusion
 from eventlog.writers import check_writer, is_signed, trusted_writers
 
@@ -228,7 +237,11 @@ def _check_sums_signature(folder: Path, verifiers: list[Verifier]) -> str | None
 
 
 def verify_bundle(
-    folder: Path, *, keys: Sequence[str | Verifier] = (), writer_keys: Sequence[str | Verifier] = ()
+    folder: Path,
+    *,
+    keys: Sequence[str | Verifier] = (),
+    writer_keys: Sequence[str | Verifier] = (),
+    witness_keys: Sequence[WitnessVerifier] = (),
 ) -> BundleReport:
     """Check a bundle offline. ``keys`` are trusted public keys (key strings); without them the bundle's
     own key is used, which proves integrity but not who signed (a note says so). ``writer_keys`` check
@@ -242,6 +255,15 @@ def verify_bundle(
         return report
     try:
         _verify(folder, verifiers, writers, report)
+        if report.ok and witness_keys:
+            note = (folder / "checkpoint.txt").read_text()
+            for key, at in cosignatures(note, witness_keys).items():
+                if at is None:
+                    report.problem = (
+                        f"witness {key.split('+', 1)[0]} did not cosign the bundle's checkpoint.txt: "
+                        "no second party vouches for its root"
+                    )
+                    break
     except FileNotFoundError as exc:
         report.problem = f"the bundle has no {Path(exc.filename).name}; it is incomplete"
     except OSError as exc:
@@ -299,9 +321,26 @@ def _check_files(folder: Path) -> str | None:
                 "and nothing vouches for it"
             )
     for name in listed:
-        if _sha256_file(folder / name) != listed[name]:
+        if not _as_signed(folder / name, listed[name]):
             return f"{name} was changed after export (its SHA-256 is not the one signed)"
     return None
+
+
+def _as_signed(path: Path, digest: str) -> bool:
+    """Whether ``path`` has the signed SHA-256. ``checkpoint.txt`` may also have signature lines appended
+    after export (a witness's cosignatures): those are not in the signed list, but each is checked
+    against its witness's own key (``--witness-key``), and a line from an unknown key vouches for nothing."""
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() == digest:
+        return True
+    if path.name != "checkpoint.txt":
+        return False
+    lines = data.splitlines(keepends=True)
+    while lines and lines[-1].startswith("\u2014 ".encode()):
+        lines.pop()
+        if hashlib.sha256(b"".join(lines)).hexdigest() == digest:
+            return True
+    return False
 
 
 def _writers(folder: Path, given: list[Verifier], report: BundleReport) -> list[Verifier] | None:

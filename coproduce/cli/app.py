@@ -27,6 +27,7 @@ from . import (
     people_commands,
     plan_commands,
     stack_commands,
+    witness_commands,
 )
 from .common import Commands
 
@@ -56,6 +57,7 @@ app.command("codec-server")(key_commands.codec_server)
 app.command("web")(stack_commands.web)
 app.command("mail")(mail_commands.mail)
 app.add_typer(notice_commands.notices_app, name="notices")
+app.add_typer(witness_commands.witness_app, name="witness")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ auditor role where the login allows), and ask Temporal only to compare the log w
 - ``key``: the public key auditors should hold;
 - ``export ID --out DIR`` / ``verify-bundle DIR``: an evidence bundle, checked offline.
 - ``verify-receipt FILE``: a voter's receipt (from the web), checked offline.
+- ``witness-request --old N --checkpoint FILE --out FILE``: what a witness needs to cosign a checkpoint.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from application import auditing
 from application.audit import bundle, history, receipts
+from eventlog import WitnessVerifier
 from workers.keys import checkpoint_signer, trusted_verifiers, trusted_writer_verifiers, writer_signer
 
 from .common import Commands, JsonOption, attempt, fail, operator, out, print_json, run, services, settings
@@ -38,6 +40,18 @@ AsOfOption = typer.Option(
 KeyOption = typer.Option(
     [], "--key", help="A trusted public key (from `coproduce audit key`); may be repeated."
 )
+WitnessKeyOption = typer.Option(
+    [],
+    "--witness-key",
+    help="A witness's public key (from `coproduce witness key`) that must have cosigned; may be repeated.",
+)
+
+
+def witness_keys(keys: list[str]) -> list[WitnessVerifier]:
+    try:
+        return [WitnessVerifier.from_key_string(k) for k in keys]
+    except ValueError as exc:
+        fail(f"--witness-key is not a witness public key ({exc}); `coproduce witness key` prints one")
 
 
 def parse_as_of(text: str | None) -> datetime | None:
@@ -123,11 +137,13 @@ def verify(
         help="A trusted writer's public key (from `coproduce audit key --writer`); may be repeated. "
         "Default: this installation's own.",
     ),
+    witness_key: list[str] = WitnessKeyOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Recompute every hash and the Merkle root, check signed checkpoints, and (for an engagement whose
     workflow is reachable) check the log against the workflow. Exit 0 only when everything holds."""
     config = settings()
+    witnesses = witness_keys(witness_key)
     notes = []
     for path in checkpoint_files:
         try:
@@ -135,6 +151,8 @@ def verify(
         except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
             fail(f"cannot read the checkpoint file {path}; give the file `coproduce audit checkpoint` wrote")
     verifiers = attempt(lambda: trusted_verifiers(config, key))
+    if witnesses and not notes:
+        fail("--witness-key needs the cosigned checkpoint to check: pass --checkpoint FILE")
     if notes and not verifiers:
         fail("no public key to check the checkpoint with; pass --key (from `coproduce audit key`)")
     writers = attempt(lambda: trusted_writer_verifiers(config, writer_key)) if writer_key else None
@@ -147,6 +165,7 @@ def verify(
             origin=config.log_origin,
             columns=columns,
             writers=writers,
+            witnesses=witnesses,
         ),
         engagement_id,
     )
@@ -260,16 +279,18 @@ def verify_bundle(
         help="A trusted writer's public key (from `coproduce audit key --writer`); may be repeated. "
         "Default: the bundle's own writer-keys.txt.",
     ),
+    witness_key: list[str] = WitnessKeyOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Check an evidence bundle offline (no database, no Temporal): every byte, every proof, the order,
-    and who wrote each event."""
+    who wrote each event, and (with --witness-key) that each witness cosigned its checkpoint."""
     try:
         keys = bundle.public_keys(key, "--key")
         writers = bundle.public_keys(writer_key, "--writer-key")
     except bundle.BundleKeyError as exc:
         fail(str(exc))
-    report = bundle.verify_bundle(folder, keys=keys, writer_keys=writers)
+    witnesses = witness_keys(witness_key)
+    report = bundle.verify_bundle(folder, keys=keys, writer_keys=writers, witness_keys=witnesses)
     if as_json:
         print_json({"ok": report.ok, "summary": report.summary(), "notes": list(report.notes)})
         raise typer.Exit(0 if report.ok else 1)
@@ -326,3 +347,34 @@ def verify_receipt(
         out.print(line, highlight=False, markup=False)
     if not check.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("witness-request")
+def witness_request(
+    old: int = typer.Option(..., "--old", help="The size the witness last cosigned (0 the first time)."),
+    checkpoint_file: Path = typer.Option(..., "--checkpoint", help="A checkpoint this installation signed."),
+    out_file: Path = typer.Option(..., "--out", help="A new file for the request, to hand to the witness."),
+    key: list[str] = KeyOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the add-checkpoint request a witness needs (`coproduce witness cosign`): the old size, a
+    consistency proof from it computed from the log, and the checkpoint."""
+    if out_file.exists():
+        fail(f"{out_file} exists already; choose a new file name for the request")
+    try:
+        note = checkpoint_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        fail(
+            f"cannot read the checkpoint file {checkpoint_file}; give the file `coproduce audit checkpoint` wrote"
+        )
+    config = settings()
+    verifiers = attempt(lambda: trusted_verifiers(config, key))
+    if not verifiers:
+        fail("no public key to check the checkpoint with; pass --key (from `coproduce audit key`)")
+    text = run(lambda: auditing.witness_request(services(), note, old, verifiers))
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(text)
+    if as_json:
+        print_json({"file": str(out_file), "old": old, "request": text})
+        return
+    out.print(f"wrote the witness request from size {old}: {out_file}", highlight=False)
