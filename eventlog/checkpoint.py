@@ -134,6 +134,7 @@ class Signer:
     """A private Ed25519 key that signs notes; keep its key string out of the database."""
 
     VERIFIER: type[Verifier] = Verifier
+    KIND = "signer"
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         _check_name(name)
@@ -150,18 +151,16 @@ class Signer:
     def from_key_string(cls, text: str) -> Signer:
         parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise ValueError(
-                f"a {cls.VERIFIER.KIND} private key looks like PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>"
-            )
+            raise ValueError(f"a {cls.KIND} key looks like PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>")
         try:
             raw = base64.b64decode(parts[4], validate=True)
         except binascii.Error as exc:
-            raise ValueError(f"the {cls.VERIFIER.KIND} private key is not base64") from exc
+            raise ValueError(f"the {cls.KIND} key is not base64") from exc
         if raw[:1] != cls.VERIFIER.KEY_TYPE or len(raw) != 33:
-            raise ValueError(_wrong_type(f"{cls.VERIFIER.KIND} private", raw[:1], cls.VERIFIER.KEY_TYPE))
+            raise ValueError(_wrong_type(cls.KIND, raw[:1], cls.VERIFIER.KEY_TYPE))
         signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if signer.verifier.key_id.hex() != parts[3]:
-            raise ValueError(f"the {cls.VERIFIER.KIND} private key's id does not match its name and key")
+            raise ValueError(f"the {cls.KIND} key's id does not match its name and key")
         return signer
 
     def key_string(self) -> str:
@@ -201,6 +200,10 @@ class WitnessSigner(Signer):
     """A witness's private key: cosigns checkpoints (``cosignature/v1``)."""
 
     VERIFIER = WitnessVerifier
+    KIND = "witness private"
+
+    def sign_line(self, text: str) -> str:
+        raise TypeError("a witness key only cosigns checkpoints (cosign_line), never plain notes")
 
     def cosign_line(self, body: str, timestamp: int) -> str:
         """The cosignature line for checkpoint ``body`` at POSIX second ``timestamp``."""

@@ -50,9 +50,9 @@ def _witness_key(tmp_path: Path) -> tuple[Path, str]:
     return key_file, public
 
 
-def _cosign(  # type: ignore[no-untyped-def]
+def _cosign(
     url: str, state: Path, tmp_path: Path, key_file: Path, old: int, name: str
-):
+) -> tuple[str, Path, Path, subprocess.CompletedProcess[str]]:
     """The installation checkpoints and asks; the witness answers. Returns the log key, the request,
     the cosigned file and the witness's process."""
     kept = tmp_path / f"{name}.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -179,7 +180,7 @@ def test_a_missing_cosignature_is_reported_and_unknown_ones_ignored() -> None:
         lambda n: n.replace("example.org", "example.com", 1),  # body
     ],
 )
-def test_an_altered_body_breaks_the_cosignature(alter) -> None:  # type: ignore[no-untyped-def]
+def test_an_altered_body_breaks_the_cosignature(alter: Callable[[str], str]) -> None:
     _, note = _signed(42)
     cosigned = cosign(note, _witness(), 1000)
     with pytest.raises(CheckpointError, match="altered"):
@@ -195,3 +196,10 @@ def test_an_altered_time_breaks_the_cosignature() -> None:
     forged = cosigned.replace(line, f"— witness.example/w1 {base64.b64encode(bytes(blob)).decode()}")
     with pytest.raises(CheckpointError, match="altered"):
         cosignatures(forged, [_witness().verifier])
+
+
+def test_a_witness_key_only_cosigns() -> None:
+    with pytest.raises(TypeError, match="only cosigns"):
+        _witness().sign_line("example.org/coproduce\n1\nAAAA\n")
+    with pytest.raises(ValueError, match="time"):
+        _witness().cosign_line("no final newline", 1)
