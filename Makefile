@@ -21,8 +21,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Three processes on CI's two cores: most tests wait on PostgreSQL, Temporal or a subprocess, not the CPU.
+# Whole files go to one process (--dist loadfile): a file's module-scoped stack is started once.
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 --dist loadfile
 
 test: lint pytest
 

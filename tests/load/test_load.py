@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import date
 
 import psycopg
+import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -41,6 +42,8 @@ ACTING_AT_ONCE = 25
 MAX_WEEKS = 10  # the load plan completes in five
 
 
+# About 4 minutes of CPU on its own; `make test` runs it beside two other test processes on two cores.
+@pytest.mark.timeout(900)
 async def test_a_hundred_engagements_run_their_whole_plan_at_once_and_the_log_holds_each_input_once(
     env: WorkflowEnvironment, client: Client, writer_log: EventLog, database_url: str
 ) -> None:
