@@ -43,21 +43,28 @@ from workers.temporal_binaries import temporal_cli
 from workflows import search
 
 ROOT = Path(__file__).resolve().parents[1]
+# The keys this process and its workers share: the updates it sends are encrypted with the payload key,
+# and a worker without it could not read them (set once in main(), before any data converter exists).
+SHARED_KEYS = ("COPRODUCE_MASTER_KEY", "COPRODUCE_PAYLOAD_KEYS", "COPRODUCE_WRITER_KEY")
+
+
+def share_keys() -> None:
+    """Fresh keys for this run, in this process's environment, for it and the workers it starts."""
+    os.environ.setdefault("COPRODUCE_MASTER_KEY", new_key_text())
+    os.environ.setdefault("COPRODUCE_PAYLOAD_KEYS", f"bench={new_key_text()}")
+    os.environ.setdefault("COPRODUCE_WRITER_KEY", Signer.generate("coproduce-bench/writer").key_string())
 
 
 def start_workers(
     count: int, address: str, url: str, queue: str, state: Path
 ) -> list[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COPRODUCE_") or k in SHARED_KEYS}
     env.update(
         COPRODUCE_TEMPORAL_ADDRESS=address,
         COPRODUCE_DATABASE_URL=url,
         COPRODUCE_TASK_QUEUE=queue,
         COPRODUCE_STATE_DIR=str(state),
         COPRODUCE_LOG_LEVEL="WARNING",
-        COPRODUCE_MASTER_KEY=new_key_text(),
-        COPRODUCE_PAYLOAD_KEYS=f"bench={new_key_text()}",
-        COPRODUCE_WRITER_KEY=Signer.generate("coproduce-bench/writer").key_string(),
     )
     processes = []
     for n in range(count):
@@ -140,6 +147,7 @@ async def main() -> None:
     args = parser.parse_args()
     args.gates = min(args.gates, 11)
     args.workers = [int(n) for n in args.workers.split(",")]
+    share_keys()
 
     admin_url = os.environ.get("COPRODUCE_DATABASE_URL")
     started = time.perf_counter()

@@ -173,6 +173,8 @@ def workflow_rows(f: Figures) -> list[Row]:
         row(f"worker memory per open engagement, {number(f.get('open_engagements'))} open (KiB)",
             "worker_kib_per_open_engagement", target=at_most(100)),
         row("worker memory before / with them (MiB)", "worker_rss_mib_before_open", "worker_rss_mib_with_open"),
+        row(f"then a first input (a check-in) to {number(f.get('scale_sample'))} of them, replay included: p50 / p95 (ms)",
+            "scale_first_input_p50_ms", "scale_first_input_p95_ms"),
         row(f"then a gate on {number(f.get('scale_sample'))} of them: p50 / p95 (ms)",
             "scale_gate_p50_ms", "scale_gate_p95_ms"),
     ]  # fmt: skip
