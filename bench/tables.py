@@ -147,6 +147,11 @@ def peer_rows(f: Figures) -> list[Row]:
     ):
         rows.append(row(f"{label}: ours / theirs (events/s)", f"{name}_ours_eps", f"{name}_theirs_eps"))
         rows.append(row(f"`peer_{name}_ratio`", f"peer_{name}_ratio", target=at_least(1.0)))
+    if "peer_read_same_decoder_ratio" in f:
+        rows.append(row("reading, theirs decoded by orjson as ours is (events/s)", "read_orjson_theirs_eps"))
+        rows.append(
+            row("`peer_read_same_decoder_ratio` (the stores alone; reported)", "peer_read_same_decoder_ratio")
+        )
     return rows
 
 

@@ -7,10 +7,13 @@ schema version and a JSON payload. What the types mean is the business of the la
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from .canonical import decode_entry
+from .upcasting import UpcasterRegistry
 
 
 def utc_text(moment: datetime) -> str:
@@ -56,26 +59,120 @@ class NewEvent:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     """An event as stored: its place in the log, its content, and the hashes that seal it.
 
     ``payload`` and ``schema_version`` are after upcasting; ``entry`` holds the bytes as written.
+
+    An event read from the log (``stored_events``) keeps its row as the database returned it and decodes
+    its entry only when a field inside it is first asked for, its id and time only when those are: a
+    reader that wants positions and hashes pays nothing for JSON, one that wants the payload pays for the
+    JSON alone. A malformed entry therefore raises when such a field is read, not when the row is
+    fetched. Instances are immutable and compare equal when every field is.
     """
 
-    position: int
-    stream_id: str
-    stream_version: int
-    event_id: uuid.UUID
-    type: str
-    schema_version: int
-    payload: dict[str, Any]
-    metadata: dict[str, Any]
-    occurred_at: datetime
-    recorded_at: datetime
-    entry: bytes
-    leaf_hash: bytes
-    chain_hash: bytes
+    __slots__ = ("_doc", "_row", "_upcasters")
+
+    # (position, stream_version, recorded_at, entry, leaf_hash, chain_hash), as stored
+    _row: tuple[int, int, datetime, bytes, bytes, bytes]
+    # the entry's JSON object once decoded (payload and schema version upcast); its event id and time
+    # stay text until asked for
+    _doc: dict[str, Any] | None
+    _upcasters: UpcasterRegistry | None
+
+    def __init__(
+        self,
+        *,
+        position: int,
+        stream_id: str,
+        stream_version: int,
+        event_id: uuid.UUID,
+        type: str,
+        schema_version: int,
+        payload: dict[str, Any],
+        metadata: dict[str, Any],
+        occurred_at: datetime,
+        recorded_at: datetime,
+        entry: bytes,
+        leaf_hash: bytes,
+        chain_hash: bytes,
+    ) -> None:
+        """An event with every field given (already decoded)."""
+        _set_row(self, (position, stream_version, recorded_at, entry, leaf_hash, chain_hash))
+        _set_upcasters(self, None)
+        _set_doc(self, {
+            "stream_id": stream_id, "event_id": event_id, "type": type, "schema_version": schema_version,
+            "payload": payload, "metadata": metadata, "occurred_at": occurred_at,
+        })  # fmt: skip
+
+    def _decoded(self) -> dict[str, Any]:
+        doc = self._doc
+        if doc is None:
+            doc = decode_entry(self._row[3])
+            if self._upcasters:
+                doc["schema_version"], doc["payload"] = self._upcasters.upcast(
+                    doc["type"], doc["schema_version"], doc["payload"]
+                )
+            _set_doc(self, doc)
+        return doc
+
+    @property
+    def position(self) -> int:
+        return self._row[0]
+
+    @property
+    def stream_version(self) -> int:
+        return self._row[1]
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self._row[2]
+
+    @property
+    def entry(self) -> bytes:
+        return self._row[3]
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return self._row[4]
+
+    @property
+    def chain_hash(self) -> bytes:
+        return self._row[5]
+
+    @property
+    def stream_id(self) -> str:
+        return self._decoded()["stream_id"]  # type: ignore[no-any-return]
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        doc = self._decoded()
+        if isinstance(value := doc["event_id"], str):
+            doc["event_id"] = value = uuid.UUID(value)
+        return value  # type: ignore[no-any-return]
+
+    @property
+    def type(self) -> str:
+        return self._decoded()["type"]  # type: ignore[no-any-return]
+
+    @property
+    def schema_version(self) -> int:
+        return self._decoded()["schema_version"]  # type: ignore[no-any-return]
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self._decoded()["payload"]  # type: ignore[no-any-return]
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._decoded()["metadata"]  # type: ignore[no-any-return]
+
+    @property
+    def occurred_at(self) -> datetime:
+        doc = self._decoded()
+        if isinstance(value := doc["occurred_at"], str):
+            doc["occurred_at"] = value = datetime.fromisoformat(value)
+        return value  # type: ignore[no-any-return]
 
     @property
     def actor(self) -> str | None:
@@ -88,6 +185,61 @@ class RecordedEvent:
     @property
     def correlation_id(self) -> str | None:
         return self.metadata.get("correlation_id")
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a recorded event is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a recorded event is immutable; cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RecordedEvent):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # the payload is a dict
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (self._fields(),)
+
+    def __repr__(self) -> str:
+        return (
+            f"RecordedEvent(position={self.position}, stream_id={self.stream_id!r}, "
+            f"stream_version={self.stream_version}, type={self.type!r})"
+        )
+
+
+_FIELDS = (
+    "position", "stream_id", "stream_version", "event_id", "type", "schema_version", "payload", "metadata",
+    "occurred_at", "recorded_at", "entry", "leaf_hash", "chain_hash",
+)  # fmt: skip
+# The slots' own setters: they write past the immutable __setattr__, for construction only.
+_set_row = RecordedEvent._row.__set__  # type: ignore[attr-defined]
+_set_upcasters = RecordedEvent._upcasters.__set__  # type: ignore[attr-defined]
+_set_doc = RecordedEvent._doc.__set__  # type: ignore[attr-defined]
+
+
+def _rebuilt(fields: dict[str, Any]) -> RecordedEvent:
+    return RecordedEvent(**fields)
+
+
+def stored_events(
+    rows: Iterable[tuple[int, int, datetime, bytes, bytes, bytes]], upcasters: UpcasterRegistry | None = None
+) -> list[RecordedEvent]:
+    """Events from rows of ``(position, stream_version, recorded_at, entry, leaf_hash, chain_hash)``
+    read in binary (bytea as bytes); each entry is decoded, and upcast, when first read."""
+    new = object.__new__
+    events = []
+    for row in rows:
+        event = new(RecordedEvent)
+        _set_row(event, row)
+        _set_upcasters(event, upcasters)
+        _set_doc(event, None)
+        events.append(event)
+    return events
 
 
 @dataclass(frozen=True, slots=True)

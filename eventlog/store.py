@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from .canonical import canonical_json
 from .checkpoint import Signer
 from .errors import EventLogError, error_for
-from .events import AppendResult, NewEvent, RecordedEvent
+from .events import AppendResult, NewEvent, RecordedEvent, stored_events
 from .group_commit import GroupCommitter
 from .migrate import WRITER_ROLE
 from .upcasting import UpcasterRegistry
@@ -39,34 +37,9 @@ from .writers import signed
 
 NOTIFY_CHANNEL = "eventlog_appended"
 
-# Columns every read selects, in the order _recorded() expects. Reads go through the auditors' view
+# Columns every read selects, in the order stored_events() expects. Reads go through the auditors' view
 # (the writer may read it too), so a log opened with the read-only auditor role reads the same way.
 _COLUMNS = "position, stream_version, recorded_at, entry, leaf_hash, chain_hash"
-
-
-def _recorded(row: tuple[Any, ...], upcasters: UpcasterRegistry | None) -> RecordedEvent:
-    position, stream_version, recorded_at, entry, leaf, chain = row
-    doc = json.loads(entry)
-    event_type = doc["type"]
-    version = doc["schema_version"]
-    payload = doc["payload"]
-    if upcasters:
-        version, payload = upcasters.upcast(event_type, version, payload)
-    return RecordedEvent(
-        position=position,
-        stream_id=doc["stream_id"],
-        stream_version=stream_version,
-        event_id=uuid.UUID(doc["event_id"]),
-        type=event_type,
-        schema_version=version,
-        payload=payload,
-        metadata=doc["metadata"],
-        occurred_at=datetime.fromisoformat(doc["occurred_at"]),
-        recorded_at=recorded_at,
-        entry=bytes(entry),
-        leaf_hash=bytes(leaf),
-        chain_hash=bytes(chain),
-    )
 
 
 def encode_batch(
@@ -268,8 +241,8 @@ class EventLog:
             params.append(as_of)
         query += " ORDER BY stream_version"
         async with self.pool.connection() as conn:
-            rows = await (await conn.execute(query, params)).fetchall()
-        return [_recorded(row, self.upcasters) for row in rows]
+            rows = await (await conn.execute(query, params, binary=True)).fetchall()
+        return stored_events(rows, self.upcasters)
 
     async def read_all(self, after: int = 0, *, batch_size: int = 1000) -> AsyncIterator[list[RecordedEvent]]:
         """Every event after position ``after``, in position order, in batches."""
@@ -286,11 +259,11 @@ class EventLog:
     ) -> list[RecordedEvent]:
         query = f"SELECT {_COLUMNS} FROM eventlog.audit_events WHERE position > %s ORDER BY position LIMIT %s"
         if conn is not None:
-            rows = await (await conn.execute(query, (after, limit))).fetchall()
+            rows = await (await conn.execute(query, (after, limit), binary=True)).fetchall()
         else:
             async with self.pool.connection() as own:
-                rows = await (await own.execute(query, (after, limit))).fetchall()
-        return [_recorded(row, self.upcasters) for row in rows]
+                rows = await (await own.execute(query, (after, limit), binary=True)).fetchall()
+        return stored_events(rows, self.upcasters)
 
     async def head(self) -> tuple[int, bytes]:
         """The log's size (its last position) and its last chain hash."""
