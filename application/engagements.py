@@ -33,6 +33,7 @@ from workflows.engagement import UPDATES, EngagementWorkflow
 from .audit.disclosure import Disclosure, forgotten_people
 from .errors import UserError
 from .identity import Actor
+from .organisations import scope_engagement
 from .requests import request as checked
 from .services import Services
 
@@ -110,8 +111,10 @@ async def start(services: Services, actor: Actor, start_request: StartRequest) -
             raise
     else:
         raise UserError(f"an engagement with id '{ident}' exists already; choose another id with --id")
-    async with services.register() as register:  # names to the register; the workflow gets ids
-        plan = await register.register(ident, plan)
+    async with services.writer_log() as events:
+        async with events.pool.connection() as conn:  # its organisation's readers see it from the start
+            await scope_engagement(conn, ident, plan.organisation.key)
+        plan = await services.register_on(events).register(ident, plan)  # names to the register, ids on
     keys = services.load_writer_verifiers() or [services.load_writer_key().verifier]
     begin = checked(
         m.StartEngagement,

@@ -33,7 +33,7 @@ from domain.plan_checks import FIRST_PLAN_DAY, LAST_PLAN_DAY, date_problem, plan
 from domain.recognition_policy import RecognitionPolicy
 from domain.retention import RetentionPolicy
 from domain.training import TrainingModule, TrainingPolicy
-from domain.vocabulary import Description, DomainModel, ShortText
+from domain.vocabulary import Description, DomainModel, Identifier, ShortText
 
 # Validation context that checks a plan's structure but not its cross-references. Reading events back
 # from the log uses it: a plan was fully checked when its engagement started, and checks added in later
@@ -45,9 +45,22 @@ Sector = Literal["charity", "public_service", "social_care", "health", "housing"
 
 
 class Organisation(DomainModel):
+    """The client organisation an engagement belongs to. ``id`` names it across engagements (who may
+    read them, whose witness cosigns); left out, it is made from the name (``key``)."""
+
     name: ShortText
     sector: Sector
     context: Description = ""
+    id: Identifier | None = None
+
+    @property
+    def key(self) -> str:
+        """The organisation's id: ``id`` when the plan gives one, else the name as a slug
+        ("Riverside Housing Association" is ``riverside-housing-association``)."""
+        if self.id:
+            return self.id
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:64].rstrip("-")
+        return slug or "organisation-" + hashlib.sha256(self.name.encode()).hexdigest()[:12]
 
 
 class Plan(DomainModel):

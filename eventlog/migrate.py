@@ -1,4 +1,4 @@
-"""Apply the event log's SQL migrations, idempotently, and create its three roles.
+"""Apply the event log's SQL migrations, idempotently, and create its four roles.
 
 The SQL lives in ``eventlog/migrations/NNNN_name.sql``. ``migrate(conninfo)`` runs as an administrator
 (a superuser, or a role with CREATEROLE that owns the database) and, in ONE transaction, so that nothing
@@ -6,8 +6,9 @@ is ever half-applied:
 
 1. takes an advisory lock, so two migrators never interleave;
 2. creates the roles if they are missing: ``coproduce_owner`` (no login; owns every object),
-   ``coproduce_writer`` (appends through ``eventlog.append`` and reads) and ``coproduce_auditor``
-   (reads the ``eventlog.audit_*`` views only). Roles belong to the whole server, so several databases
+   ``coproduce_writer`` (appends through ``eventlog.append`` and reads), ``coproduce_auditor``
+   (reads the ``eventlog.audit_*`` views only) and ``coproduce_scoped_auditor`` (no login; reads what
+   the auditor reads, limited to the streams of the scopes granted to each login: migration 0004). Roles belong to the whole server, so several databases
    on one server share them; the writer and auditor can log in once someone gives them a password
    (``ALTER ROLE coproduce_auditor PASSWORD '...'``) or grants them to an existing login;
 3. applies, as ``coproduce_owner``, each migration not yet recorded in ``eventlog.schema_migrations``,
@@ -28,6 +29,7 @@ from psycopg import sql
 OWNER_ROLE = "coproduce_owner"
 WRITER_ROLE = "coproduce_writer"
 AUDITOR_ROLE = "coproduce_auditor"
+SCOPED_AUDITOR_ROLE = "coproduce_scoped_auditor"
 SCHEMA = "eventlog"
 _LOCK_KEY = 0x636F70726F64  # "coprod": one constant per database for pg_advisory_xact_lock
 
@@ -79,8 +81,15 @@ async def migrate(conninfo: str, also: Sequence[tuple[str, str]] = ()) -> list[M
     """
     async with await psycopg.AsyncConnection.connect(conninfo) as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        for role, options in ((OWNER_ROLE, "NOLOGIN"), (WRITER_ROLE, "LOGIN"), (AUDITOR_ROLE, "LOGIN")):
+        roles = (
+            (OWNER_ROLE, "NOLOGIN"),
+            (WRITER_ROLE, "LOGIN"),
+            (AUDITOR_ROLE, "LOGIN"),
+            (SCOPED_AUDITOR_ROLE, "NOLOGIN"),
+        )
+        for role, options in roles:
             await conn.execute(sql.SQL(_CREATE_ROLE).format(name=sql.Literal(role), options=sql.SQL(options)))
+        await _grant_scoped_auditor(conn)
         is_member = await (
             await conn.execute(
                 "SELECT pg_has_role(current_user, %s, 'SET') OR rolsuper FROM pg_roles WHERE rolname = current_user",
@@ -100,6 +109,30 @@ async def migrate(conninfo: str, also: Sequence[tuple[str, str]] = ()) -> list[M
         for package, schema in also:
             done += await _apply(conn, schema, available_migrations(package))
         return done
+
+
+async def _grant_scoped_auditor(conn: psycopg.AsyncConnection[Any]) -> None:
+    """The scoped auditor reads what the auditor reads, and cannot become it (PostgreSQL 16 or later:
+    the membership's SET option is false, so ``SET ROLE coproduce_auditor`` is refused)."""
+    version = await (await conn.execute("SELECT current_setting('server_version_num')::int")).fetchone()
+    if version is None or version[0] < 160000:
+        raise MigrationError(
+            "the event log needs PostgreSQL 16 or later (for a role membership without SET); "
+            "upgrade the server, or use the embedded one."
+        )
+    granted = await (
+        await conn.execute(
+            "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member"
+            " WHERE r.rolname = %s AND u.rolname = %s AND m.inherit_option AND NOT m.set_option",
+            (AUDITOR_ROLE, SCOPED_AUDITOR_ROLE),
+        )
+    ).fetchone()
+    if not granted:
+        await conn.execute(
+            sql.SQL("GRANT {} TO {} WITH INHERIT TRUE, SET FALSE").format(
+                sql.Identifier(AUDITOR_ROLE), sql.Identifier(SCOPED_AUDITOR_ROLE)
+            )
+        )
 
 
 async def _apply(

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 import psycopg
 from psycopg import sql
 
+from application.organisations import scope_started_engagements
 from eventlog import migrate
 from eventlog.migrate import Migration
 
@@ -182,5 +183,9 @@ async def set_passwords(url: str, passwords: dict[str, str]) -> None:
 
 
 async def migrate_database(url: str) -> list[Migration]:
-    """Create or update everything coproduce keeps in the database: the log, then the views over it."""
-    return await migrate(url, also=APPLICATION_MIGRATIONS)
+    """Create or update everything coproduce keeps in the database: the log, then the views over it;
+    then put every engagement that started before organisations had scopes into its organisation's."""
+    applied = await migrate(url, also=APPLICATION_MIGRATIONS)
+    async with await psycopg.AsyncConnection.connect(url) as conn, conn.transaction():
+        await scope_started_engagements(conn)
+    return applied

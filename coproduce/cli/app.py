@@ -24,6 +24,7 @@ from . import (
     key_commands,
     mail_commands,
     notice_commands,
+    organisation_commands,
     people_commands,
     plan_commands,
     stack_commands,
@@ -58,6 +59,7 @@ app.command("web")(stack_commands.web)
 app.command("mail")(mail_commands.mail)
 app.add_typer(notice_commands.notices_app, name="notices")
 app.add_typer(witness_commands.witness_app, name="witness")
+app.add_typer(organisation_commands.organisations_app, name="organisations")
 
 
 def main() -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from eventlog import AUDITOR_ROLE, OWNER_ROLE, WRITER_ROLE, EventLog, Signer, checkpoint_database
+from eventlog import (
+    AUDITOR_ROLE,
+    OWNER_ROLE,
+    SCOPED_AUDITOR_ROLE,
+    WRITER_ROLE,
+    EventLog,
+    Signer,
+    checkpoint_database,
+)
 
 from .helpers import connect_as, event
 
@@ -100,5 +108,10 @@ async def test_roles_have_the_privileges_the_design_names(written: str) -> None:
             "SELECT rolname, rolcanlogin, rolsuper FROM pg_roles WHERE rolname LIKE 'coproduce_%' ORDER BY 1"
         ).fetchall()
         owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'events'").fetchone()
-    assert rows == [(AUDITOR_ROLE, True, False), (OWNER_ROLE, False, False), (WRITER_ROLE, True, False)]
+    assert rows == [
+        (AUDITOR_ROLE, True, False),
+        (OWNER_ROLE, False, False),
+        (SCOPED_AUDITOR_ROLE, False, False),
+        (WRITER_ROLE, True, False),
+    ]
     assert owner == (OWNER_ROLE,)
