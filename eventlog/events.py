@@ -189,6 +189,13 @@ class RecordedEvent:
     def _fields(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS}
 
+    def replace(self, **changes: Any) -> RecordedEvent:
+        """A copy with some fields changed (as ``dataclasses.replace`` does for a dataclass)."""
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise TypeError(f"a recorded event has no field {sorted(unknown)[0]!r}")
+        return RecordedEvent(**{**self._fields(), **changes})
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a recorded event is immutable; cannot set {name!r}")
 

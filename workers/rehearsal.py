@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -147,7 +147,7 @@ async def rehearse(
                 status = await people.run(max_weeks=max_weeks)
             # The operator's view: personal text opened with the register's keys (the log keeps it sealed).
             shown = Disclosure(keys=await register.all_keys(engagement_id))
-            events = [replace(e, payload=shown.payload(e)) for e in await log.read_stream(engagement_id)]
+            events = [e.replace(payload=shown.payload(e)) for e in await log.read_stream(engagement_id)]
         finally:
             await log.close()
     except BaseException:

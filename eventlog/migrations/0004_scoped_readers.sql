@@ -53,4 +53,7 @@ CREATE POLICY appends_as_before ON eventlog.events FOR INSERT WITH CHECK (true);
 CREATE POLICY changes_reach_the_triggers ON eventlog.events FOR UPDATE USING (true);
 CREATE POLICY removals_reach_the_triggers ON eventlog.events FOR DELETE USING (true);
 
+-- The writer reads the events table itself, and PostgreSQL checks the policy's tables against the
+-- reader's own rights; it may read who is granted what (it reads every event anyway), never change it.
 GRANT SELECT, INSERT ON eventlog.stream_scopes TO coproduce_writer;
+GRANT SELECT ON eventlog.reader_scopes TO coproduce_writer;

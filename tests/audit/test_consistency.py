@@ -3,7 +3,6 @@ every week (with the log's personal text still sealed), and each kind of disagre
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections import defaultdict
 
@@ -69,8 +68,8 @@ def test_each_input_logged_once_at_its_positions_passes_and_every_slip_is_a_sent
     elsewhere = first.model_copy(update={"positions": [records[0].position], "events": [records[0].type]})
     assert any("whose events another input caused" in p for p in updates_logged_once(records, [elsewhere]))
 
-    twice = dataclasses.replace(records[-1], event_id=records[0].event_id)
+    twice = records[-1].replace(event_id=records[0].event_id)
     assert updates_logged_once([*records[:-1], twice], []) == [
         f"event ids appear more than once in the log: {records[0].event_id}"
     ]
-    assert updates_logged_once([*records[:-1], dataclasses.replace(twice, event_id=uuid.uuid4())], []) == []
+    assert updates_logged_once([*records[:-1], twice.replace(event_id=uuid.uuid4())], []) == []

@@ -13,7 +13,6 @@ region of its own that a keyboard reaches. The page, a screenshot and a PDF prin
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import re
 import shutil
@@ -184,8 +183,8 @@ def report(year: Year, verification: str, tmp_path_factory: pytest.TempPathFacto
 
 def _recorded(after: RecordedEvent, event: Event, offset: int) -> RecordedEvent:
     kind, version, payload = event_to_record(event)
-    return dataclasses.replace(
-        after, position=after.position + offset, stream_version=after.stream_version + offset,
+    return after.replace(
+        position=after.position + offset, stream_version=after.stream_version + offset,
         event_id=uuid.uuid4(), type=kind, schema_version=version, payload=payload,
         metadata={**after.metadata, "actor": "f01"},
     )  # fmt: skip
@@ -200,7 +199,7 @@ def enriched(year: Year, tmp_path_factory: pytest.TempPathFactory) -> Shown:
         i for i, r in enumerate(records) if r.type == "vote_cast" and r.payload["choice"] == "object"
     )
     altered = {**records[objection].payload, "reason": f"Dates clashed {SCRIPT} & <b>too soon</b>"}
-    records[objection] = dataclasses.replace(records[objection], payload=altered)
+    records[objection] = records[objection].replace(payload=altered)
     *before, completed = records
     at = year.history[-2].event.occurred_at
     ledger: list[Event] = [
@@ -214,9 +213,7 @@ def enriched(year: Year, tmp_path_factory: pytest.TempPathFactory) -> Shown:
                     agreed_by=("d02", "t01")),
     ]  # fmt: skip
     added = [_recorded(before[-1], event, n + 1) for n, event in enumerate(ledger)]
-    last = dataclasses.replace(
-        completed, position=added[-1].position + 1, stream_version=added[-1].stream_version + 1
-    )
+    last = completed.replace(position=added[-1].position + 1, stream_version=added[-1].stream_version + 1)
     history = decode([*before, *added, last])
     return show(history, "audit-report-enriched", tmp_path_factory.mktemp("chromium"))
 

@@ -46,6 +46,11 @@ async def test_events_read_back_carry_every_field_as_written(log: EventLog) -> N
     assert await log.read_stream("eng-1") == read  # every path reads the same events
     assert read == [eagerly(e) for e in read]  # and a lazy event equals one built whole
     assert pickle.loads(pickle.dumps(read[0])) == read[0]
+    changed = read[0].replace(payload={"other": True})
+    assert changed.payload == {"other": True} and changed.entry == read[0].entry != b""
+    assert read[0].payload == dict(written[0].payload)  # the original is untouched
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        read[0].replace(colour="red")
 
 
 async def test_a_recorded_event_cannot_be_changed(log: EventLog) -> None:
