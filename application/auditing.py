@@ -332,47 +332,101 @@ async def export(
 
     Nothing is signed unless the log verifies (chain, checkpoints, and every foreign event disowned)
     and the engagement's events replay: an export that would fail leaves no checkpoint behind."""
+    (done,) = await export_engagements(
+        services, [(engagement_id, out_dir)], signer=signer, origin=origin, personal_text=personal_text
+    )
+    return done
+
+
+async def export_organisation(
+    services: Services,
+    organisation: str,
+    out_dir: Path,
+    *,
+    signer: Signer,
+    origin: str,
+    personal_text: Literal["redacted", "included"] = "redacted",
+) -> dict[str, Exported]:
+    """One evidence bundle per engagement of ``organisation``, each in ``out_dir/<engagement id>``, all
+    proved against one new signed checkpoint of the whole log. A bundle holds its engagement's events
+    and the hashes that prove them included, so no other organisation's event is in any of them."""
+    async with services.reader_log() as log, log.pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT engagement_id FROM engagements.summary WHERE organisation_id = %s ORDER BY engagement_id",
+                (organisation,),
+            )
+        ).fetchall()
+    if not rows:
+        raise UserError(
+            f"there is no organisation '{organisation}' with engagements in the log (its id is the plan's "
+            "organisation id, or its name as a slug; `coproduce organisations list` shows them)"
+        )
+    ids = [row[0] for row in rows]
+    done = await export_engagements(
+        services, [(e, out_dir / e) for e in ids], signer=signer, origin=origin, personal_text=personal_text
+    )
+    return dict(zip(ids, done, strict=True))
+
+
+async def export_engagements(
+    services: Services,
+    targets: list[tuple[str, Path]],
+    *,
+    signer: Signer,
+    origin: str,
+    personal_text: Literal["redacted", "included"] = "redacted",
+) -> list[Exported]:
+    """A bundle for each ``(engagement id, folder)``, all against one new checkpoint (see ``export``):
+    every engagement is replayed before anything is signed, and the log verified once."""
     url = services.database_url()
     included = personal_text == "included"
     writer_keys = services.load_writer_verifiers()
     writers = trusted_writers(writer_keys) if writer_keys is not None else None
+    shown: dict[str, disclosure.Disclosure] = {}
     async with services.reader_log() as log:
-        seen = await disclosure.disclosure(
-            log, url, engagement_id, services.master_key(), personal_text=included, writers=writers
-        )
-        if included and seen.keys is None:
-            raise UserError(
-                "this login or machine may not read personal text (no master key, or no access to the "
-                "people register), so it cannot be included; export with --personal-text redacted"
+        for engagement_id, _ in targets:
+            seen = await disclosure.disclosure(
+                log, url, engagement_id, services.master_key(), personal_text=included, writers=writers
             )
-        # replay first: an engagement whose events cannot be read or replayed is refused before signing
-        history.state_as_of(await history.load(log, engagement_id, seen, writers))
+            if included and seen.keys is None:
+                raise UserError(
+                    "this login or machine may not read personal text (no master key, or no access to the "
+                    "people register), so it cannot be included; export with --personal-text redacted"
+                )
+            # replay first: an engagement whose events cannot be read or replayed is refused before signing
+            history.state_as_of(await history.load(log, engagement_id, seen, writers))
+            shown[engagement_id] = seen
     signing = await _signing_checks(services)
     report, note = await checkpoint_database(url, signer, origin, role=WRITER_ROLE, **signing)
     if note is None:
         raise UserError(f"the log does not verify, so it cannot be exported: {report.summary()}")
-    async with services.reader_log() as log:
-        size = report.size
-        recorded = [
-            item
-            for item in await history.load(log, engagement_id, seen, writers)
-            if item.record.position <= size
-        ]
-        leaves = await _leaves(log, size)
-    html = render_report(
-        recorded, engagement_id=engagement_id, verification=report.summary(), labels=seen.labels
-    )
     choice = (
         "included in report.html as written, at the exporter's choice; events.jsonl keeps it sealed"
         if included
         else "redacted: report.html shows no reasons, notes or findings; events.jsonl keeps them sealed"
     )
-    bundle.write_bundle(
-        out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
-        note=note, signer=signer, origin=origin, report_html=html, personal=choice,
-        writers=writer_keys, writers_signed_from=report.unsigned_before + 1 if report.writers_checked else None,
-    )  # fmt: skip
-    return Exported(len(recorded), report.summary())
+    done = []
+    async with services.reader_log() as log:
+        size = report.size
+        leaves = await _leaves(log, size)
+        for engagement_id, out_dir in targets:
+            seen = shown[engagement_id]
+            recorded = [
+                item
+                for item in await history.load(log, engagement_id, seen, writers)
+                if item.record.position <= size
+            ]
+            html = render_report(
+                recorded, engagement_id=engagement_id, verification=report.summary(), labels=seen.labels
+            )
+            bundle.write_bundle(
+                out_dir, engagement_id=engagement_id, events=[item.record for item in recorded], leaves=leaves,
+                note=note, signer=signer, origin=origin, report_html=html, personal=choice, writers=writer_keys,
+                writers_signed_from=report.unsigned_before + 1 if report.writers_checked else None,
+            )  # fmt: skip
+            done.append(Exported(len(recorded), report.summary()))
+    return done
 
 
 async def _leaves(log: EventLog, size: int) -> list[bytes]:

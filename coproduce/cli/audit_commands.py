@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.table import Table
@@ -229,8 +230,13 @@ def public_key(
 
 @audit_app.command("export")
 def export(
-    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    engagement_id: str | None = typer.Argument(None, help="The engagement's id (or --organisation)."),
     out_dir: Path = typer.Option(..., "--out", help="A new folder for the bundle."),
+    organisation: str | None = typer.Option(
+        None,
+        "--organisation",
+        help="Every engagement of this organisation (its id), one bundle each in --out.",
+    ),
     personal_text: str = typer.Option(
         "redacted",
         "--personal-text",
@@ -240,33 +246,43 @@ def export(
     as_json: bool = JsonOption,
 ) -> None:
     """Write an evidence bundle: the events in their hashed bytes, inclusion proofs against a new signed
-    checkpoint, the public key, a README for the auditor and the HTML report."""
+    checkpoint, the public key, a README for the auditor and the HTML report. With --organisation, one
+    bundle per engagement of that organisation, in --out/<engagement id>/, none holding another
+    organisation's events."""
+    if (engagement_id is None) == (organisation is None):
+        fail("give either an engagement's id or --organisation ORG, not both and not neither")
     if personal_text not in ("redacted", "included"):
         fail(f"--personal-text must be 'redacted' or 'included', not {personal_text!r}")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         fail(f"{out_dir} exists and is not an empty folder; choose a new folder for the bundle")
     config = settings()
+    text: Literal["included", "redacted"] = "included" if personal_text == "included" else "redacted"
 
-    async def body() -> auditing.Exported:
+    async def body() -> dict[str, auditing.Exported]:
         signer = checkpoint_signer(config, create=True)
         assert signer is not None
-        return await auditing.export(
-            services(), engagement_id, out_dir, signer=signer, origin=config.log_origin,
-            personal_text="included" if personal_text == "included" else "redacted",
-        )  # fmt: skip
+        if organisation is not None:
+            return await auditing.export_organisation(
+                services(), organisation, out_dir, signer=signer, origin=config.log_origin, personal_text=text
+            )
+        assert engagement_id is not None
+        one = await auditing.export(
+            services(), engagement_id, out_dir, signer=signer, origin=config.log_origin, personal_text=text
+        )
+        return {engagement_id: one}
 
     try:
         done = run(body, engagement_id)
     except bundle.BundleError as exc:
         fail(str(exc))
+    folders = {e: out_dir / e if organisation else out_dir for e in done}
     if as_json:
-        print_json({"engagement_id": engagement_id, "folder": str(out_dir), "events": done.events,
-                    "verification": done.verification})  # fmt: skip
+        rows = [{"engagement_id": e, "folder": str(folders[e]), "events": d.events, "verification": d.verification}
+                for e, d in done.items()]  # fmt: skip
+        print_json(rows[0] if organisation is None else {"organisation": organisation, "bundles": rows})
         return
-    out.print(
-        f"exported {done.events} events of {engagement_id} to {out_dir} ({done.verification})",
-        highlight=False,
-    )
+    for e, d in done.items():
+        out.print(f"exported {d.events} events of {e} to {folders[e]} ({d.verification})", highlight=False)
 
 
 @audit_app.command("verify-bundle")

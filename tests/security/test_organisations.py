@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -245,3 +246,46 @@ def test_engagements_from_before_organisations_are_put_in_theirs_by_migrate(
         (engagement, f"people/{engagement}"),
     )
     assert scopes == [(engagement, B), (f"people/{engagement}", B)]
+
+
+def test_an_organisations_export_holds_its_engagements_and_no_other_organisations_events(
+    stack: Stack, two_organisations: dict[str, list[str]], tmp_path: Path
+) -> None:
+    out = tmp_path / "riverside"
+    done = json.loads(stack.ok("audit", "export", "--organisation", A, "--out", str(out), "--json").stdout)
+    assert done["organisation"] == A
+    assert sorted(b["engagement_id"] for b in done["bundles"]) == sorted(two_organisations[A])
+    assert sorted(p.name for p in out.iterdir()) == sorted(two_organisations[A])
+    theirs = two_organisations[B][0]
+    their_entries = [
+        bytes(row[0])
+        for row in stack.sql("SELECT entry FROM eventlog.audit_events WHERE stream_id = %s", (theirs,))
+    ]
+    for file in (f for f in out.rglob("*") if f.is_file()):
+        data = file.read_bytes()
+        assert theirs.encode() not in data, file
+        assert not any(entry in data for entry in their_entries), file
+    checkpoints = {(out / e / "checkpoint.txt").read_text() for e in two_organisations[A]}
+    assert len(checkpoints) == 1  # one checkpoint of the whole log proves both bundles
+    for engagement in two_organisations[A]:
+        assert "OK" in stack.ok("audit", "verify-bundle", str(out / engagement)).stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("--organisation", "no-such-org"),
+            "there is no organisation 'no-such-org' with engagements in the log",
+        ),
+        (("some-engagement", "--organisation", A), "give either an engagement's id or --organisation ORG"),
+        ((), "give either an engagement's id or --organisation ORG"),
+    ],
+)
+def test_an_export_asked_for_wrongly_is_refused_in_one_sentence(
+    stack: Stack, two_organisations: dict[str, list[str]], tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
+    before = stack.head()
+    done = stack.coproduce("audit", "export", *args, "--out", str(tmp_path / "nothing"))
+    assert done.returncode != 0 and said in done.output, done.output
+    assert not (tmp_path / "nothing").exists() and stack.head() == before  # nothing written, nothing signed
