@@ -31,6 +31,7 @@ from .identity import Actor
 from .identity.sign_in import Session, memberships
 from .requests import request
 from .services import Services
+from .subject_access import SubjectAccess, subject_access
 
 EXPIRY_WARNING = timedelta(days=30)  # training that runs out within this long is shown as expiring soon
 
@@ -485,6 +486,19 @@ class MyRecord:
     expenses_claimed_pence: int
     expenses_paid_pence: int
     now: datetime
+
+
+async def my_data(services: Services, current: Session, engagement_id: str) -> SubjectAccess:
+    """Everything held about the signed-in person in ``engagement_id``, opened (their own subject
+    access copy: ``subject_access``), or ``NotHere`` for an engagement they are not in. The person is
+    the session's, never one named in the request."""
+    for membership in await memberships(services, current):
+        if membership.engagement_id == engagement_id:
+            try:
+                return await subject_access(services, engagement_id, membership.person_id)
+            except NotFound:  # an engagement whose record is gone: nothing here for them either
+                raise NotHere(NOT_HERE) from None
+    raise NotHere(NOT_HERE)
 
 
 async def my_record(services: Services, current: Session, engagement_id: str) -> MyRecord:

@@ -66,6 +66,7 @@ class SubjectAccess:
     events: list[Item] = field(default_factory=list)
     sign_in: list[Item] = field(default_factory=list)
     elsewhere: tuple[str, ...] = ELSEWHERE
+    title: str = ""  # the engagement's, from its plan
 
     def as_json(self) -> dict[str, Any]:
         def plain(value: Any) -> Any:
@@ -93,7 +94,7 @@ async def subject_access(services: Services, engagement_id: str, person_id: str)
         engagement_id, person_id, datetime.now(UTC), record.labels.get(person_id),
         register=await _register(services, engagement_id, person_id),
         events=_events(record.history, person_id),
-        sign_in=await _sign_in(services, engagement_id, person_id),
+        sign_in=await _sign_in(services, engagement_id, person_id), title=state.require_plan().title,
     )  # fmt: skip
 
 

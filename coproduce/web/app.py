@@ -427,6 +427,8 @@ def create_app(services: Services, *, secure: bool | None = None) -> Any:
         Route("/engagements/{engagement}/check-in", session(pages.check_in)),
         Route("/engagements/{engagement}/check-in", session(pages.record_check_in), methods=["POST"]),
         Route("/engagements/{engagement}/record", session(pages.record)),
+        Route("/engagements/{engagement}/my-data", session(pages.my_data)),
+        Route("/engagements/{engagement}/my-data.json", session(pages.my_data_file)),
         Route("/engagements/{engagement}/changes/{change}", session(pages.change)),
         Route("/engagements/{engagement}/changes/{change}/cosign", session(pages.cosign), methods=["POST"]),
         Route("/engagements/{engagement}/changes/{change}/decline", session(pages.decline), methods=["POST"]),

@@ -263,6 +263,22 @@ class Pages:
         mine = await participation.my_record(self.services, current, request.path_params["engagement"])
         return self.web.page(request, "record.html", record=mine)
 
+    # -- what is held about me -----------------------------------------------------------------------
+    async def my_data(self, request: Request) -> Response:
+        current = self.web.signed_in(request)
+        held = await participation.my_data(self.services, current, request.path_params["engagement"])
+        return self.web.page(request, "my_data.html", access=held)
+
+    async def my_data_file(self, request: Request) -> Response:
+        current = self.web.signed_in(request)
+        engagement_id = request.path_params["engagement"]
+        held = await participation.my_data(self.services, current, engagement_id)
+        return Response(
+            json.dumps(held.as_json(), indent=2, ensure_ascii=False) + "\n",
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="my-data-{engagement_id}.json"'},
+        )
+
 
 def _vote_errors(values: dict[str, str], reason_required: bool) -> dict[str, str]:
     errors = {}

@@ -44,6 +44,9 @@ ADDRESSES = {  # someone else's engagement, one that does not exist, and nonsens
     "other-record": f"/engagements/{OTHER}/record",
     "other-receipt": f"/engagements/{OTHER}/votes/1",
     "other-receipt-file": f"/engagements/{OTHER}/votes/1/receipt.json",
+    "other-my-data": f"/engagements/{OTHER}/my-data",
+    "other-my-data-file": f"/engagements/{OTHER}/my-data.json",
+    "no-such-engagement-my-data": "/engagements/no-such-thing/my-data.json",
     "no-such-engagement": "/engagements/no-such-thing/gates/train",
     "no-such-phase": f"/engagements/{MINE}/gates/no-such-phase",
     "position-not-a-number": f"/engagements/{MINE}/votes/first",
@@ -56,6 +59,18 @@ ADDRESSES = {  # someone else's engagement, one that does not exist, and nonsens
 def test_a_page_outside_my_engagements_says_nothing_is_here(page: Page, address: str) -> None:
     response = page.request.get(address)
     assert response.status == 404 and NOT_HERE in said(response.text()), said(response.text())[:500]
+
+
+def test_my_data_is_only_ever_the_signed_in_persons(page: Page) -> None:
+    """Whatever the address names, the copy is of the signed-in person (u1), never of u2."""
+    for query in ("", "?person_id=u2", "?person=u2&as=u2&by=u2"):
+        response = page.request.get(f"/engagements/{MINE}/my-data.json{query}")
+        assert response.status == 200
+        copy = response.json()
+        assert (copy["engagement_id"], copy["person_id"]) == (MINE, "u1"), query
+        names = [item["value"] for item in copy["register"] if item["what"] == "your name"]
+        assert names == ["Uma User"] and "Ugo User" not in response.text()
+        assert "attachment" in response.headers["content-disposition"]
 
 
 FORMS = {  # posted into someone else's engagement, with a valid session and CSRF token

@@ -161,11 +161,36 @@ def test_a_check_in_on_the_pace_is_recorded_and_its_note_is_sealed(
     assert "Private worry" not in json.dumps(here.stack.events(ENGAGEMENT))  # sealed, not in the payload
 
 
+def test_a_person_sees_everything_held_about_them_and_takes_a_copy(
+    here: Engagement, browser: Browser
+) -> None:
+    """From their record page, by keyboard, on a phone: what is held about them, where, and a file."""
+    page = sign_in_with_code(browser, here, "u1", viewport=PHONE, accept_downloads=True)
+    page.goto(f"/engagements/{ENGAGEMENT}/record")
+    link = page.get_by_role("link", name="See everything we hold about you")
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("What we hold about you")
+    expect(page.get_by_text("Uma User", exact=True)).to_be_visible()  # their name, from the register
+    expect(page.get_by_text("u1@example.org")).to_be_visible()  # and the contact details held
+    expect(page.get_by_text(re.compile(r"entr(y names|ies name) you"))).to_be_visible()
+    expect(page.get_by_text("Stored in the people register", exact=False).first).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download a copy (a JSON file)").click()
+    copy = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert (copy["engagement_id"], copy["person_id"]) == (ENGAGEMENT, "u1")
+    assert {item["what"] for item in copy["register"]} >= {"your name", "your contact details"}
+    assert copy["events"] and all(item["stored_in"].startswith("the event log") for item in copy["events"])
+    assert copy["sign_in"]  # the code they signed in with, and this session
+    page.context.close()
+
+
 PAGES = {  # name in docs/web/, and how to get there from the signed-in person's page
     "waiting": "/me",
     "gate": f"/engagements/{ENGAGEMENT}/gates/pilot",
     "check-in": f"/engagements/{ENGAGEMENT}/check-in",
     "record": f"/engagements/{ENGAGEMENT}/record",
+    "my-data": f"/engagements/{ENGAGEMENT}/my-data",
     "not-here": "/engagements/someone-elses/gates/train",
 }
 
