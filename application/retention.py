@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from domain.events.people import PersonForgotten, PersonOptedToStay, RetentionApplied
+from domain.engagement import EngagementState
+from domain.events.people import PersonForgotten, PersonOptedToStay, PersonStayWithdrawn, RetentionApplied
 from domain.retention import RetentionPolicy
 from domain.rules.retention import participants, retention_due_at, retention_outcome, retention_rule
 from eventlog import DuplicateEventError, EventLog, NewEvent, Verifier
@@ -64,13 +65,22 @@ class RetentionView:
         return tuple(p for p in self.participants if p not in self.stayed and p not in self.forgotten)
 
 
-async def _records(
-    log: EventLog, engagement_id: str, writers: Mapping[str, Verifier] | None
-) -> tuple[dict[str, PersonOptedToStay], RetentionApplied | None]:
-    """Who opted to stay and the retention record, from the stream ``people/<engagement id>``; with
-    ``writers``, only records the installation's writers signed count (a forged choice keeps nobody)."""
-    stayed: dict[str, PersonOptedToStay] = {}
+@dataclass
+class _Choices:
+    """What the stream ``people/<engagement id>`` says of retention: who stays now (their latest
+    choice), how many stays and withdrawals each person recorded, and the rule's record once applied."""
+
+    stayed: dict[str, PersonOptedToStay] = field(default_factory=dict)
+    stays: dict[str, int] = field(default_factory=dict)
+    withdrawals: dict[str, int] = field(default_factory=dict)
     applied: RetentionApplied | None = None
+
+
+async def _records(log: EventLog, engagement_id: str, writers: Mapping[str, Verifier] | None) -> _Choices:
+    """Who stays and the retention record, from the stream ``people/<engagement id>``, choices in the
+    order made; with ``writers``, only records the installation's writers signed count (a forged choice
+    keeps nobody, a forged withdrawal forgets nobody)."""
+    found = _Choices()
     signed_from = await first_signed_position(log) if writers is not None else None
     for record in await log.read_stream(forgotten_stream(engagement_id)):
         if writers is not None:
@@ -80,18 +90,24 @@ async def _records(
                 continue
         if record.type == PersonOptedToStay.TYPE:
             choice = PersonOptedToStay.model_validate(record.payload)
-            stayed.setdefault(choice.person_id, choice)
-        elif record.type == RetentionApplied.TYPE and applied is None:
-            applied = RetentionApplied.model_validate(record.payload)
-    return stayed, applied
+            found.stayed.setdefault(choice.person_id, choice)
+            found.stays[choice.person_id] = found.stays.get(choice.person_id, 0) + 1
+        elif record.type == PersonStayWithdrawn.TYPE:
+            withdrawn = PersonStayWithdrawn.model_validate(record.payload)
+            found.stayed.pop(withdrawn.person_id, None)
+            found.withdrawals[withdrawn.person_id] = found.withdrawals.get(withdrawn.person_id, 0) + 1
+        elif record.type == RetentionApplied.TYPE and found.applied is None:
+            found.applied = RetentionApplied.model_validate(record.payload)
+    return found
 
 
 async def retention_view(services: Services, engagement_id: str) -> RetentionView:
     """The engagement's retention as it stands now (see ``RetentionView``)."""
     async with services.writer_log() as log:
         state = state_as_of(await load(log, engagement_id, Disclosure()))
-        stayed, applied = await _records(log, engagement_id, services.writers())
+        choices = await _records(log, engagement_id, services.writers())
         forgotten = await forgotten_people(log, engagement_id, services.writers())
+    stayed, applied = choices.stayed, choices.applied
     covered = participants(state)
     return RetentionView(
         engagement_id=engagement_id,
@@ -103,6 +119,21 @@ async def retention_view(services: Services, engagement_id: str) -> RetentionVie
         forgotten=tuple(p for p in covered if p in forgotten),
         applied=applied,
     )
+
+
+def _check_chooser(state: EngagementState, actor: Actor, engagement_id: str, person_id: str) -> None:
+    """Refuse, in a sentence, a choice about someone unknown, or recorded by someone who may not."""
+    for who, what in ((person_id, "to stay"), (actor.person_id, "in --as")):
+        if who not in state.people:
+            raise NotFound(
+                f"there is no person '{who}' {what} in engagement {engagement_id}; "
+                f"`coproduce people list {engagement_id}` shows them"
+            )
+    if actor.person_id != person_id and state.people[actor.person_id].constituency != "facilitator":
+        raise UserError(
+            f"only {person_id} or a facilitator may record whether {person_id} stays, and "
+            f"{actor.person_id} is neither"
+        )
 
 
 @dataclass(frozen=True)
@@ -120,39 +151,78 @@ async def stay(services: Services, actor: Actor, engagement_id: str, person_id: 
     someone forgotten already, or an actor who may not record it; a second choice records nothing."""
     async with services.writer_log() as log:
         state = state_as_of(await load(log, engagement_id, Disclosure()))
-        for who, what in ((person_id, "to stay"), (actor.person_id, "in --as")):
-            if who not in state.people:
-                raise NotFound(
-                    f"there is no person '{who}' {what} in engagement {engagement_id}; "
-                    f"`coproduce people list {engagement_id}` shows them"
-                )
-        if actor.person_id != person_id and state.people[actor.person_id].constituency != "facilitator":
-            raise UserError(
-                f"only {person_id} or a facilitator may record that {person_id} stays, and "
-                f"{actor.person_id} is neither"
-            )
+        _check_chooser(state, actor, engagement_id, person_id)
         forgotten = (await forgotten_people(log, engagement_id, services.writers())).get(person_id)
         if forgotten is not None:
             raise UserError(
                 f"{person_id} of {engagement_id} was forgotten on {forgotten.occurred_at:%Y-%m-%d}, "
                 "so there is nobody left to keep"
             )
-        stayed, _ = await _records(log, engagement_id, services.writers())
+        choices = await _records(log, engagement_id, services.writers())
         rule = retention_rule(state)
-        if person_id in stayed:
-            return Stayed(engagement_id, person_id, stayed[person_id].occurred_at, False, rule)
+        if person_id in choices.stayed:
+            return Stayed(engagement_id, person_id, choices.stayed[person_id].occurred_at, False, rule)
         choice = PersonOptedToStay(
             engagement_id=engagement_id, person_id=person_id, recorded_by=actor.person_id,
             occurred_at=datetime.now(UTC),
         )  # fmt: skip
+        # The first stay keeps the key it always had; one after a withdrawal is a record of its own.
+        times = choices.stays.get(person_id, 0)
+        key = f"{engagement_id}/{person_id}/stays" + (f"/{times + 1}" if times else "")
         # A duplicate: recorded by an earlier attempt that stopped before saying so.
         with contextlib.suppress(DuplicateEventError):
             await log.append(
                 forgotten_stream(engagement_id),
-                [_event(choice, f"{engagement_id}/{person_id}/stays", actor.person_id, f"stay:{person_id}")],
+                [_event(choice, key, actor.person_id, f"stay:{person_id}")],
                 None,
             )
     return Stayed(engagement_id, person_id, choice.occurred_at, True, rule)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    engagement_id: str
+    person_id: str
+    withdrawn_at: datetime | None  # None: they were not staying, and nothing was recorded
+    rule: RetentionPolicy | None
+    due_at: datetime | None  # when the rule will forget them (None: not known until it completes)
+
+
+async def withdraw_stay(services: Services, actor: Actor, engagement_id: str, person_id: str) -> Withdrawn:
+    """Record that ``person_id`` no longer opts to stay: the retention rule forgets them when it falls
+    due. The same people may record it as for ``stay``. Refused, in a sentence, once the rule has been
+    applied (it kept them; ``people forget`` forgets them now); for someone not staying it records
+    nothing and says so."""
+    async with services.writer_log() as log:
+        state = state_as_of(await load(log, engagement_id, Disclosure()))
+        _check_chooser(state, actor, engagement_id, person_id)
+        forgotten = (await forgotten_people(log, engagement_id, services.writers())).get(person_id)
+        if forgotten is not None:
+            raise UserError(
+                f"{person_id} of {engagement_id} was forgotten on {forgotten.occurred_at:%Y-%m-%d}, "
+                "so there is no choice left to withdraw"
+            )
+        choices = await _records(log, engagement_id, services.writers())
+        rule, due_at = retention_rule(state), retention_due_at(state)
+        if choices.applied is not None:
+            raise UserError(
+                f"the retention rule was applied to {engagement_id} on {choices.applied.occurred_at:%Y-%m-%d} "
+                f"and kept {person_id}; to forget them now, use `coproduce people forget {engagement_id} {person_id}`"
+            )
+        if person_id not in choices.stayed:
+            return Withdrawn(engagement_id, person_id, None, rule, due_at)
+        withdrawn = PersonStayWithdrawn(
+            engagement_id=engagement_id, person_id=person_id, recorded_by=actor.person_id,
+            occurred_at=datetime.now(UTC),
+        )  # fmt: skip
+        key = f"{engagement_id}/{person_id}/withdraws/{choices.withdrawals.get(person_id, 0) + 1}"
+        with contextlib.suppress(DuplicateEventError):  # an earlier attempt recorded it
+            await log.append(
+                forgotten_stream(engagement_id),
+                [_event(withdrawn, key, actor.person_id, f"withdraw-stay:{person_id}")],
+                None,
+            )
+    return Withdrawn(engagement_id, person_id, withdrawn.occurred_at, rule, due_at)
 
 
 @dataclass(frozen=True)
@@ -177,8 +247,9 @@ async def apply_retention(services: Services, engagement_id: str, now: datetime)
     writers = services.writers()
     async with services.writer_log() as log:
         state = state_as_of(await load(log, engagement_id, Disclosure()))
-        stayed, applied = await _records(log, engagement_id, writers)
+        choices = await _records(log, engagement_id, writers)
         forgotten = await forgotten_people(log, engagement_id, writers)
+    stayed, applied = choices.stayed, choices.applied
     completed = state.status == "completed"
     due_at = retention_due_at(state)
     if applied is not None:
@@ -221,7 +292,10 @@ async def apply_retention(services: Services, engagement_id: str, now: datetime)
 
 
 def _event(
-    record: PersonOptedToStay | RetentionApplied | PersonForgotten, key: str, actor: str, causation: str
+    record: PersonOptedToStay | PersonStayWithdrawn | RetentionApplied | PersonForgotten,
+    key: str,
+    actor: str,
+    causation: str,
 ) -> NewEvent:
     """A record of the stream ``people/<engagement id>`` as a log event; its id is fixed by ``key``, so
     writing it again is a duplicate, never a second record."""

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from application.privacy.register import forgotten_stream
 from application.privacy.sealing import is_sealed, sealed_owner
 
 from .audit.history import DecodedEvent, TimelineEntry, state_as_of, timeline
@@ -93,7 +94,7 @@ async def subject_access(services: Services, engagement_id: str, person_id: str)
     return SubjectAccess(
         engagement_id, person_id, datetime.now(UTC), record.labels.get(person_id),
         register=await _register(services, engagement_id, person_id),
-        events=_events(record.history, person_id),
+        events=_events(record.history, person_id) + await _choices(services, engagement_id, person_id),
         sign_in=await _sign_in(services, engagement_id, person_id), title=state.require_plan().title,
     )  # fmt: skip
 
@@ -151,6 +152,36 @@ def _events(history: list[DecodedEvent], person_id: str) -> list[Item]:
         if words:
             where += "; your words sealed under your own key, opened for this copy"
         items.append(Item(entry.what if entry else stored.type, value, where, decoded.event.occurred_at))
+    return items
+
+
+# Records beside the engagement (the stream people/<engagement id>) that concern the person, in words.
+_CHOICES = {
+    "person_opted_to_stay": "you opted to stay: the retention rule will not forget you",
+    "person_stay_withdrawn": "you withdrew your choice to stay: the retention rule will forget you when it falls due",
+    "person_forgotten": "you were forgotten",
+}
+
+
+async def _choices(services: Services, engagement_id: str, person_id: str) -> list[Item]:
+    """Their retention choices, the rule's record where it names them, and their forgetting."""
+    async with services.writer_log() as log:
+        records = await log.read_stream(forgotten_stream(engagement_id))
+    items = []
+    for record in records:
+        payload, where = record.payload, LOG.format(position=record.position)
+        if record.type in _CHOICES and payload.get("person_id") == person_id:
+            by = payload.get("recorded_by") or payload.get("requested_by")
+            value = {"event": record.type, "recorded by": by}
+            items.append(Item(_CHOICES[record.type], value, where, record.occurred_at))
+        elif record.type == "retention_applied":
+            if person_id in payload.get("forgotten", ()):
+                what = "the retention rule forgot you"
+            elif person_id in payload.get("stayed", ()):
+                what = "the retention rule left you, as you opted to stay"
+            else:
+                continue
+            items.append(Item(what, {"event": record.type}, where, record.occurred_at))
     return items
 
 

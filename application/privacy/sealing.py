@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain.events import EVENT_CLASSES
-from domain.events.people import PersonForgotten, PersonOptedToStay, RetentionApplied
+from domain.events.people import PersonForgotten, PersonOptedToStay, PersonStayWithdrawn, RetentionApplied
 from domain.personal import PersonalField, personal_fields
 
 PREFIX = "sealed:v1:"
@@ -58,7 +58,8 @@ def fields_of(event_type: str) -> tuple[PersonalField, ...]:
 
 
 _OTHER_RECORDS = {  # records kept in the log beside engagements
-    record.TYPE: record for record in (PersonForgotten, PersonOptedToStay, RetentionApplied)
+    record.TYPE: record
+    for record in (PersonForgotten, PersonOptedToStay, PersonStayWithdrawn, RetentionApplied)
 }
 
 

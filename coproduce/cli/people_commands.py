@@ -6,6 +6,7 @@ sealed text can never be read again, and who asked and why is recorded in the lo
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -256,12 +257,43 @@ def withdraw(
 @people_app.command("stay")
 def stay(
     engagement_id: str = typer.Argument(..., help="The engagement's id."),
-    person_id: str = typer.Argument(..., help="Who opts to stay."),
+    person_id: str = typer.Argument(..., help="Who opts to stay (or withdraws that choice)."),
     by: str = typer.Option(..., "--as", help="The person themself, or a facilitator recording it for them."),
+    withdraw: bool = typer.Option(
+        False,
+        "--withdraw",
+        help="They no longer opt to stay: the retention rule forgets them when it falls due.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Record that a person opts to stay: the plan's retention rule will not forget them when it falls
-    due (they may still ask to be forgotten at any time). Works after the engagement has completed."""
+    due (they may still ask to be forgotten at any time). Works after the engagement has completed.
+    With --withdraw, record that they no longer opt to stay."""
+    if withdraw:
+        gone = run(
+            lambda: retention.withdraw_stay(services(), acting(by), engagement_id, person_id), engagement_id
+        )
+        if as_json:
+            print_json({
+                "engagement_id": engagement_id, "person_id": person_id,
+                "withdrawn_at": gone.withdrawn_at.isoformat() if gone.withdrawn_at else None,
+                "retention": gone.rule.model_dump() if gone.rule else None,
+                "due_at": gone.due_at.isoformat() if gone.due_at else None,
+            })  # fmt: skip
+            return
+        if gone.withdrawn_at is None:
+            out.print(
+                f"{person_id} of {engagement_id} had not opted to stay; nothing was recorded", highlight=False
+            )
+            return
+        when = (
+            "the plan has no retention rule, so they are forgotten only on request"
+            if gone.rule is None
+            else f"the rule ({gone.rule.described()}) forgets them "
+            + (f"on {gone.due_at:%Y-%m-%d}" if gone.due_at else "once it falls due")
+        )
+        out.print(f"{person_id} of {engagement_id} no longer opts to stay: {when}", highlight=False)
+        return
     done = run(lambda: retention.stay(services(), acting(by), engagement_id, person_id), engagement_id)
     if as_json:
         print_json({
@@ -281,10 +313,31 @@ def stay(
 
 @people_app.command("retention")
 def retention_status(
-    engagement_id: str = typer.Argument(..., help="The engagement's id."), as_json: bool = JsonOption
+    engagement_id: str = typer.Argument(..., help="The engagement's id."),
+    apply: bool = typer.Option(
+        False, "--apply", help="Apply the rule now if it has fallen due (the workflow does it by itself)."
+    ),
+    as_json: bool = JsonOption,
 ) -> None:
     """When the plan's retention rule forgets this engagement's participants, who it will forget, who
-    opted to stay, and what it did once applied (a workflow applies it by itself when it falls due)."""
+    opted to stay, and what it did once applied (a workflow applies it by itself when it falls due).
+    With --apply, apply it now if it is due: safe to repeat, it forgets nobody twice."""
+    if apply:
+        report = run(
+            lambda: retention.apply_retention(services(), engagement_id, datetime.now(UTC)), engagement_id
+        )
+        if report.applied is None:
+            why = (
+                f"it falls due on {report.due_at:%Y-%m-%d}"
+                if report.due_at
+                else "the plan has no retention rule, or the engagement has not completed"
+            )
+            if as_json:
+                print_json({"engagement_id": engagement_id, "applied": None,
+                            "due_at": report.due_at.isoformat() if report.due_at else None})  # fmt: skip
+                return
+            out.print(f"{engagement_id}: nothing to apply yet: {why}", highlight=False)
+            return
     view = run(lambda: retention.retention_view(services(), engagement_id), engagement_id)
     if as_json:
         print_json({

@@ -117,6 +117,20 @@ class PersonOptedToStay(DomainModel):
     occurred_at: UtcDatetime
 
 
+class PersonStayWithdrawn(DomainModel):
+    """A person who had opted to stay withdrew that choice: the plan's retention rule forgets them when
+    it falls due, like every other participant. Kept in the stream ``people/<engagement id>``; they may
+    opt to stay again later, and each choice is a record of its own."""
+
+    TYPE: ClassVar[str] = "person_stay_withdrawn"
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    engagement_id: EngagementId
+    person_id: PersonId
+    recorded_by: ShortText
+    occurred_at: UtcDatetime
+
+
 class RetentionApplied(DomainModel):
     """The plan's retention rule was applied: who it forgot (by id), who it left alone and why, and the
     rule itself. Kept in the stream ``people/<engagement id>``; one per engagement."""

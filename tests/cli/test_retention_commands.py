@@ -1,4 +1,4 @@
-"""`coproduce people stay` and `people retention` as a user meets them against the real PostgreSQL:
+"""`coproduce people stay` (and `--withdraw`) and `people retention` (and `--apply`) as a user meets them against the real PostgreSQL:
 a mistake is one sentence and exit 1, with nothing recorded."""
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def test_staying_in_an_engagement_that_does_not_exist_is_one_sentence(
         ("people", "stay", "nowhere-2026", "t01", "--as", "f01"),
         ("people", "stay", "nowhere-2026", "t01", "--as", "f01", "--json"),
         ("people", "retention", "nowhere-2026", "--json"),
+        ("people", "stay", "nowhere-2026", "t01", "--as", "t01", "--withdraw"),
+        ("people", "retention", "nowhere-2026", "--apply"),
     ):
         done = cli(*args, url=database_url, state=tmp_path)
         assert done.returncode == 1, done

@@ -17,6 +17,7 @@ from application.identity import Actor
 from application.privacy.register import forgotten_stream
 from application.services import Services
 from application.simulation import Responses, ScriptedPeople
+from application.subject_access import subject_access
 from domain.plan import Plan, plan_rescheduled
 from eventlog import EventLog
 from tests.domain.plans import small_plan
@@ -54,6 +55,10 @@ async def test_participants_are_forgotten_two_years_after_completion_unless_they
     assert not again.newly  # a second choice records nothing
     with pytest.raises(UserError, match="only d2 or a facilitator"):
         await retention.stay(services, Actor("d1", "cli"), "eng-1", "d2")
+    await retention.stay(services, Actor("u2", "cli"), "eng-1", "u2")
+    assert (
+        await retention.withdraw_stay(services, Actor("u2", "cli"), "eng-1", "u2")
+    ).withdrawn_at is not None
 
     status = await ScriptedPeople(handle, env.sleep, plan, Responses()).run(max_weeks=80)
     assert status.status == "completed" and status.state.completed_at is not None
@@ -89,3 +94,37 @@ async def test_participants_are_forgotten_two_years_after_completion_unless_they
 
     with pytest.raises(UserError, match="was forgotten on"):
         await retention.stay(services, Actor("f1", "cli"), "eng-1", "u2")
+    with pytest.raises(UserError, match=r"was applied to eng-1 on .* and kept u1; to forget them now, use"):
+        await retention.withdraw_stay(services, Actor("u1", "cli"), "eng-1", "u1")
+
+
+async def test_a_stay_withdrawn_and_made_again_counts_as_last_chosen_and_the_person_sees_each_choice(
+    env: WorkflowEnvironment, client: Client, writer_log: EventLog, services: Services
+) -> None:
+    handle = await start_engagement(client, plan=retained_plan(), started_by="f1")
+    await wait_until_started(handle)
+    u1, f1 = Actor("u1", "cli"), Actor("f1", "cli")
+    await retention.stay(services, u1, "eng-1", "u1")
+    gone = await retention.withdraw_stay(services, u1, "eng-1", "u1")
+    assert gone.withdrawn_at is not None and gone.rule is not None and gone.due_at is None  # not completed
+    assert "u1" in (await retention.retention_view(services, "eng-1")).to_forget
+    again = await retention.withdraw_stay(services, u1, "eng-1", "u1")
+    assert again.withdrawn_at is None  # not staying: nothing recorded
+    assert (await retention.stay(services, f1, "eng-1", "u1")).newly  # a new choice, recorded for them
+    assert not (await retention.stay(services, u1, "eng-1", "u1")).newly
+    with pytest.raises(UserError, match="only u1 or a facilitator may record whether u1 stays"):
+        await retention.withdraw_stay(services, Actor("d1", "cli"), "eng-1", "u1")
+
+    view = await retention.retention_view(services, "eng-1")
+    assert "u1" in view.stayed and "u1" not in view.to_forget
+    kinds = [r.type for r in await writer_log.read_stream(forgotten_stream("eng-1"))]
+    assert kinds == ["person_opted_to_stay", "person_stay_withdrawn", "person_opted_to_stay"]
+
+    copy = await subject_access(services, "eng-1", "u1")
+    choices = [item.what for item in copy.events if item.value.get("event", "").startswith("person_")]
+    assert choices == [
+        "you opted to stay: the retention rule will not forget you",
+        "you withdrew your choice to stay: the retention rule will forget you when it falls due",
+        "you opted to stay: the retention rule will not forget you",
+    ]
+    assert all(i.stored_in.startswith("the event log") for i in copy.events)
