@@ -42,11 +42,15 @@ from psycopg_pool import AsyncConnectionPool
 from .errors import error_for
 from .events import AppendResult
 
-_SINGLE = "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append_one(%s, %s, %s, %s)"
-_BATCH = "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append(%s, %s, %s, %s)"
-_GROUP = (
+# Event ids and entries go in binary (%b): bytea in text form is hex-escaped on the way out, a fifth of a
+# batch append's client time; binary sends the bytes as they are.
+APPEND_ONE_SQL = (
+    "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append_one(%s, %s, %b, %b)"
+)
+APPEND_SQL = "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append(%s, %s, %b, %b)"
+APPEND_GROUP_SQL = (
     "SELECT out_positions, out_stream_version, out_duplicate, out_sqlstate, out_message, out_detail"
-    " FROM eventlog.append_group(%s::text[], %s::bigint[], %s::integer[], %s::uuid[], %s::bytea[])"
+    " FROM eventlog.append_group(%s::text[], %s::bigint[], %s::integer[], %b::uuid[], %b::bytea[])"
     " ORDER BY out_append"
 )
 
@@ -161,7 +165,7 @@ class GroupCommitter:
             if len(group) == 1:
                 return [await _run_alone(conn, group[0])]
             cur = await conn.execute(
-                _GROUP,
+                APPEND_GROUP_SQL,
                 (
                     [p.stream_id for p in group],
                     [p.expected_version for p in group],
@@ -182,13 +186,13 @@ async def _run_alone(
         rows: list[Any] = []
         if len(pending.entries) == 1:  # the cheap path; it returns no row for a stored id
             cur = await conn.execute(
-                _SINGLE,
+                APPEND_ONE_SQL,
                 (pending.stream_id, pending.expected_version, pending.event_ids[0], pending.entries[0]),
             )
             rows = await cur.fetchall()
         if not rows:
             cur = await conn.execute(
-                _BATCH,
+                APPEND_SQL,
                 (pending.stream_id, pending.expected_version, list(pending.event_ids), list(pending.entries)),
             )
             rows = await cur.fetchall()

@@ -30,7 +30,7 @@ from .canonical import canonical_json
 from .checkpoint import Signer
 from .errors import EventLogError, error_for
 from .events import AppendResult, NewEvent, RecordedEvent, stored_events
-from .group_commit import GroupCommitter
+from .group_commit import APPEND_ONE_SQL, APPEND_SQL, GroupCommitter
 from .migrate import WRITER_ROLE
 from .upcasting import UpcasterRegistry
 from .writers import signed
@@ -161,14 +161,12 @@ class EventLog:
             rows = []
             if len(events) == 1:  # the cheap path; it returns no row for a stored id
                 cur = await conn.execute(
-                    "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append_one(%s, %s, %s, %s)",
-                    (stream_id, expected_version, events[0].event_id, entries[0]),
+                    APPEND_ONE_SQL, (stream_id, expected_version, events[0].event_id, entries[0])
                 )
                 rows = await cur.fetchall()
             if not rows:
                 cur = await conn.execute(
-                    "SELECT out_position, out_stream_version, out_duplicate FROM eventlog.append(%s, %s, %s, %s)",
-                    (stream_id, expected_version, [e.event_id for e in events], entries),
+                    APPEND_SQL, (stream_id, expected_version, [e.event_id for e in events], entries)
                 )
                 rows = await cur.fetchall()
         except psycopg.Error as exc:
