@@ -121,8 +121,13 @@ async def retention_view(services: Services, engagement_id: str) -> RetentionVie
     )
 
 
-def _check_chooser(state: EngagementState, actor: Actor, engagement_id: str, person_id: str) -> None:
-    """Refuse, in a sentence, a choice about someone unknown, or recorded by someone who may not."""
+async def _choosing(
+    log: EventLog, services: Services, actor: Actor, engagement_id: str, person_id: str, nothing: str
+) -> tuple[EngagementState, _Choices]:
+    """The engagement and its retention choices, for ``actor`` to record one about ``person_id``;
+    refused, in a sentence, for someone unknown or forgotten already (then there is ``nothing``), or an
+    actor who may not record it."""
+    state = state_as_of(await load(log, engagement_id, Disclosure()))
     for who, what in ((person_id, "to stay"), (actor.person_id, "in --as")):
         if who not in state.people:
             raise NotFound(
@@ -134,6 +139,12 @@ def _check_chooser(state: EngagementState, actor: Actor, engagement_id: str, per
             f"only {person_id} or a facilitator may record whether {person_id} stays, and "
             f"{actor.person_id} is neither"
         )
+    forgotten = (await forgotten_people(log, engagement_id, services.writers())).get(person_id)
+    if forgotten is not None:
+        raise UserError(
+            f"{person_id} of {engagement_id} was forgotten on {forgotten.occurred_at:%Y-%m-%d}, so there is {nothing}"
+        )
+    return state, await _records(log, engagement_id, services.writers())
 
 
 @dataclass(frozen=True)
@@ -150,15 +161,9 @@ async def stay(services: Services, actor: Actor, engagement_id: str, person_id: 
     person themself or a facilitator of the engagement. Refused, in a sentence, for someone unknown,
     someone forgotten already, or an actor who may not record it; a second choice records nothing."""
     async with services.writer_log() as log:
-        state = state_as_of(await load(log, engagement_id, Disclosure()))
-        _check_chooser(state, actor, engagement_id, person_id)
-        forgotten = (await forgotten_people(log, engagement_id, services.writers())).get(person_id)
-        if forgotten is not None:
-            raise UserError(
-                f"{person_id} of {engagement_id} was forgotten on {forgotten.occurred_at:%Y-%m-%d}, "
-                "so there is nobody left to keep"
-            )
-        choices = await _records(log, engagement_id, services.writers())
+        state, choices = await _choosing(
+            log, services, actor, engagement_id, person_id, "nobody left to keep"
+        )
         rule = retention_rule(state)
         if person_id in choices.stayed:
             return Stayed(engagement_id, person_id, choices.stayed[person_id].occurred_at, False, rule)
@@ -194,15 +199,9 @@ async def withdraw_stay(services: Services, actor: Actor, engagement_id: str, pe
     applied (it kept them; ``people forget`` forgets them now); for someone not staying it records
     nothing and says so."""
     async with services.writer_log() as log:
-        state = state_as_of(await load(log, engagement_id, Disclosure()))
-        _check_chooser(state, actor, engagement_id, person_id)
-        forgotten = (await forgotten_people(log, engagement_id, services.writers())).get(person_id)
-        if forgotten is not None:
-            raise UserError(
-                f"{person_id} of {engagement_id} was forgotten on {forgotten.occurred_at:%Y-%m-%d}, "
-                "so there is no choice left to withdraw"
-            )
-        choices = await _records(log, engagement_id, services.writers())
+        state, choices = await _choosing(
+            log, services, actor, engagement_id, person_id, "no choice left to withdraw"
+        )
         rule, due_at = retention_rule(state), retention_due_at(state)
         if choices.applied is not None:
             raise UserError(
