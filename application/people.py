@@ -115,23 +115,15 @@ async def forget_everywhere(
             state = state_as_of(await load(log, other, Disclosure()))
             if other_person not in state.people:
                 raise NotFound(f"the account also names {other_person} of {other}, which has no such person")
-    done = [await _forget(services, actor, engagement_id, person_id, reason, again=True)]
+    done = [await forget(services, actor, engagement_id, person_id, reason, again=True)]
     for other, other_person in linked:
         done.append(
-            await _forget(services, actor, other, other_person, reason, again=True, requester_here=False)
+            await forget(services, actor, other, other_person, reason, again=True, requester_here=False)
         )
     return done
 
 
 async def forget(
-    services: Services, actor: Actor, engagement_id: str, person_id: str, reason: str
-) -> Forgotten:
-    """Forget a person of an engagement at ``actor``'s request: destroy their name and data key, and
-    record who asked and why. Checked before anything is destroyed; safe to repeat after a crash."""
-    return await _forget(services, actor, engagement_id, person_id, reason)
-
-
-async def _forget(
     services: Services,
     actor: Actor,
     engagement_id: str,
@@ -141,8 +133,12 @@ async def _forget(
     again: bool = False,
     requester_here: bool = True,
 ) -> Forgotten:
-    """``forget``; ``again``: someone forgotten already is reported as such (not an error);
-    ``requester_here``: the actor must be a person of this engagement."""
+    """Forget a person of an engagement at ``actor``'s request: destroy their name and data key, and
+    record who asked and why. Checked before anything is destroyed; safe to repeat after a crash.
+
+    ``again``: someone forgotten already is reported as such, not refused (``forget_everywhere`` and
+    the retention rule); ``requester_here``: the actor must be a person of this engagement (False for
+    the other engagements of ``forget_everywhere`` and for the retention rule, which is nobody's)."""
     if not reason.strip():
         raise UserError("--reason is empty; say why this person is forgotten (e.g. their request)")
     async with services.writer_log() as log:

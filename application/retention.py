@@ -34,7 +34,7 @@ from .audit.disclosure import Disclosure, forgotten_people
 from .audit.history import first_signed_position, load, state_as_of
 from .errors import NotFound, UserError
 from .identity import Actor
-from .people import _forget
+from .people import forget
 from .privacy.register import forgotten_stream
 from .services import Services
 
@@ -267,7 +267,7 @@ async def apply_retention(services: Services, engagement_id: str, now: datetime)
     system = Actor(person_id=RETENTION_ACTOR, channel="cli", authentication="operator")
     newly = []
     for person_id in outcome.forget:
-        done = await _forget(
+        done = await forget(
             services, system, engagement_id, person_id, reason, again=True, requester_here=False
         )
         if done.newly:
