@@ -36,7 +36,6 @@ from eventlog.canonical import decode_entry
 
 from .errors import UserError
 from .privacy.register import forgotten_stream
-from .services import Services
 
 
 def streams_of(engagement_id: str) -> tuple[str, ...]:
@@ -135,14 +134,3 @@ async def revoke_login(admin_url: str, organisation: str, login: str) -> bool:
     """Stop ``login`` reading ``organisation``'s engagements; False when it could not before."""
     async with _as_administrator(admin_url) as conn:
         return await revoke_scope(conn, login, organisation)
-
-
-async def engagement_organisation(services: Services, engagement_id: str) -> str | None:
-    """The organisation an engagement belongs to (None for no engagement)."""
-    async with services.reader_log() as log, log.pool.connection() as conn:
-        row = await (
-            await conn.execute(
-                "SELECT organisation_id FROM engagements.summary WHERE engagement_id = %s", (engagement_id,)
-            )
-        ).fetchone()
-    return row[0] if row else None

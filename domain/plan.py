@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import date
 from functools import cached_property
 from typing import Any, Literal, Self
@@ -59,7 +60,8 @@ class Organisation(DomainModel):
         ("Riverside Housing Association" is ``riverside-housing-association``)."""
         if self.id:
             return self.id
-        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")[:64].rstrip("-")
+        latin = unicodedata.normalize("NFKD", self.name).encode("ascii", "ignore").decode().lower()
+        slug = re.sub(r"[^a-z0-9]+", "-", latin).strip("-")[:64].rstrip("-")
         return slug or "organisation-" + hashlib.sha256(self.name.encode()).hexdigest()[:12]
 
 
