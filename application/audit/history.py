@@ -106,11 +106,12 @@ class DecodedEvent:
 
 
 async def open_log(database_url: str) -> EventLog:
-    """The log, read as the read-only auditor role when this login may take it, else as the login."""
+    """The log, read as the read-only auditor role when this login may take it (SET ROLE), else as the
+    login: a login limited to one organisation reads that organisation's rows only."""
     try:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             row = await (
-                await conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", (AUDITOR_ROLE,))
+                await conn.execute("SELECT pg_has_role(current_user, %s, 'SET')", (AUDITOR_ROLE,))
             ).fetchone()
     except psycopg.errors.UndefinedObject:  # the roles do not exist: the log was never migrated
         raise UserError(

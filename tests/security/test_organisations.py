@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from tests.bad_inputs.stack import Stack
 from tests.domain.plans import SMALL_PLAN_YAML
@@ -73,6 +76,14 @@ def new_login(stack: Stack) -> Iterator[tuple[str, str]]:
         with psycopg.connect(stack.database_url, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def riverside_credentials(stack: Stack, two_organisations: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    """Riverside's auditor's own login, granted A by an administrator."""
+    with new_login(stack) as (name, password):
+        stack.ok("organisations", "grant-login", A, name)
+        yield name, password
 
 
 @pytest.fixture
@@ -289,3 +300,42 @@ def test_an_export_asked_for_wrongly_is_refused_in_one_sentence(
     done = stack.coproduce("audit", "export", *args, "--out", str(tmp_path / "nothing"))
     assert done.returncode != 0 and said in done.output, done.output
     assert not (tmp_path / "nothing").exists() and stack.head() == before  # nothing written, nothing signed
+
+
+def test_the_coproduce_command_as_that_login_reads_its_organisation_and_says_nothing_of_the_other(
+    stack: Stack, two_organisations: dict[str, list[str]], riverside_credentials: tuple[str, str]
+) -> None:
+    name, password = riverside_credentials
+    env = {
+        **stack.env,
+        "COPRODUCE_DATABASE_URL": make_conninfo(stack.database_url, user=name, password=password),
+    }
+
+    def audit(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "coproduce", "audit", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    ours, theirs = two_organisations[A][0], two_organisations[B][0]
+    shown = audit("timeline", ours, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert any(entry["event"] == "check_in_recorded" for entry in json.loads(shown.stdout))
+    for command in (
+        ("timeline", theirs),
+        ("state", theirs, "--as-of", "2099-01-01"),
+        ("timeline", theirs, "--json"),
+    ):
+        refused = audit(*command)
+        assert refused.returncode == 1, refused
+        assert refused.stdout == "" and "Traceback" not in refused.stderr
+        [sentence] = refused.stderr.strip().splitlines()
+        nowhere = audit(command[0], "no-such-engagement", *command[2:])
+        # the same answer as for an engagement that does not exist: nothing says B's is there
+        assert sentence == nowhere.stderr.strip().replace("no-such-engagement", theirs), (
+            sentence,
+            nowhere.stderr,
+        )
